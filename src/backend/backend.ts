@@ -1,0 +1,137 @@
+import type { DType, FloatArray } from '../core/tensor.js';
+import { ValueError } from '../core/errors.js';
+
+/** Element-wise activation kernels every backend implements. */
+export type UnaryKind = 'linear' | 'relu' | 'elu' | 'selu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'swish';
+
+/**
+ * The kernels a backend provides. Kernels work on flat row-major arrays with explicit sizes, write
+ * into the output arrays they are given and allocate nothing, so that layers can reuse buffers and a
+ * backend can keep every array in its own memory.
+ *
+ * Arrays passed to a backend's kernels are ones it allocated with `alloc` (or plain typed arrays for
+ * the reference backend). float64 arrays are only ever sent to the reference backend.
+ */
+export interface Backend {
+  readonly name: string;
+
+  /** Zeroed storage for `size` values. A backend may return a view over its own memory. */
+  alloc(size: number, dtype: DType): FloatArray;
+  /** Gives storage from `alloc` back; the caller must not touch it afterwards. */
+  release(data: FloatArray): void;
+
+  /**
+   * General matrix product: C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`.
+   * op(A) is m×k (A is k×m when `transA`), op(B) is k×n (B is n×k when `transB`), C is m×n.
+   */
+  gemm(
+    a: FloatArray, b: FloatArray, c: FloatArray,
+    m: number, n: number, k: number,
+    transA: boolean, transB: boolean, accumulate: boolean,
+  ): void;
+
+  /** x[r, c] += bias[c] for a rows×cols matrix, in place. */
+  addBias(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;
+
+  /** out[c] = Σ_r x[r, c] (or out[c] += ... when `accumulate`). */
+  columnSums(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
+
+  /** y = f(x) element-wise over n values. `alpha` is the slope of leakyRelu. `y` may alias `x`. */
+  unary(kind: UnaryKind, x: FloatArray, y: FloatArray, n: number, alpha: number): void;
+
+  /**
+   * dx = dy · f'(x) element-wise, given the forward's input `x` and output `y` (each kernel uses
+   * whichever is cheaper). `dx` may alias `dy`.
+   */
+  unaryGrad(kind: UnaryKind, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray, n: number, alpha: number): void;
+
+  /** Row-wise softmax of a rows×cols matrix, shifted by the row maximum for stability. */
+  softmax(x: FloatArray, y: FloatArray, rows: number, cols: number): void;
+
+  /** dx = y ⊙ (dy − Σ_c dy·y) row-wise: the softmax Jacobian applied to dy. */
+  softmaxGrad(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void;
+
+  /**
+   * Batch normalization in training mode over the rows of a rows×cols matrix, per column:
+   * mean = Σx/rows, variance = Σ(x−mean)²/rows (biased), invStd = 1/sqrt(variance + epsilon),
+   * y = gamma·(x − mean)·invStd + beta. Writes y, mean, variance and invStd.
+   */
+  batchNormTrain(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, epsilon: number, rows: number, cols: number,
+    y: FloatArray, mean: FloatArray, variance: FloatArray, invStd: FloatArray,
+  ): void;
+
+  /**
+   * The exact backward of `batchNormTrain`, per column, with x̂ = (x − mean)·invStd:
+   * dbeta = Σ dy, dgamma = Σ dy·x̂, dx = gamma·invStd/rows · (rows·dy − dbeta − x̂·dgamma).
+   * dgamma and dbeta are accumulated into (+=).
+   */
+  batchNormGrad(
+    x: FloatArray, dy: FloatArray, gamma: FloatArray, mean: FloatArray, invStd: FloatArray,
+    rows: number, cols: number, dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+  ): void;
+
+  /** Inference-mode normalization: y = gamma·(x − mean)/sqrt(variance + epsilon) + beta, per column. */
+  batchNormInfer(
+    x: FloatArray, mean: FloatArray, variance: FloatArray, gamma: FloatArray, beta: FloatArray,
+    epsilon: number, rows: number, cols: number, y: FloatArray,
+  ): void;
+}
+
+const registry = new Map<string, () => Backend>();
+const instances = new Map<string, Backend>();
+let active: Backend | undefined;
+let reference: Backend | undefined;
+
+/** Makes a backend available under `name`. The factory runs on first use. */
+export function registerBackend(name: string, factory: () => Backend): void {
+  registry.set(name, factory);
+}
+
+/** The readable reference backend: the correctness oracle, and the one float64 runs on. */
+const referenceName = 'js';
+
+function instance(name: string): Backend {
+  let b = instances.get(name);
+  if (!b) {
+    const factory = registry.get(name);
+    if (!factory) {
+      throw new ValueError(
+        `setBackend: unknown backend '${name}'. Registered backends: ${[...registry.keys()].join(', ')}.`,
+      );
+    }
+    b = factory();
+    instances.set(name, b);
+  }
+  return b;
+}
+
+/** Chooses the backend that runs every float32 kernel from now on (`'js'` is the reference). */
+export function setBackend(name: string): void {
+  active = instance(name);
+}
+
+/** The active backend's name. */
+export function getBackend(): string {
+  return backend().name;
+}
+
+/** The names of the registered backends. */
+export function listBackends(): string[] {
+  return [...registry.keys()];
+}
+
+/** The active backend. @internal */
+export function backend(): Backend {
+  if (!active) active = instance(referenceName);
+  return active;
+}
+
+/** The backend for arrays of a dtype: float64 always runs on the reference backend. @internal */
+export function backendFor(dtype: DType): Backend {
+  if (dtype === 'float64') {
+    if (!reference) reference = instance(referenceName);
+    return reference;
+  }
+  return backend();
+}

@@ -1,0 +1,21 @@
+/**
+ * Keel: a TypeScript neural-network library in which batch normalization is a first-class citizen,
+ * with TensorFlow.js's Layers API. This file re-exports the public API; it holds no logic.
+ */
+import { registerBackend } from './backend/backend.js';
+import { createJsBackend } from './backend/js/index.js';
+
+registerBackend('js', createJsBackend);
+
+export { Tensor, type DType, type NestedArray } from './core/tensor.js';
+export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError } from './core/errors.js';
+export { setRandomSeed, Random } from './core/random.js';
+export { setBackend, getBackend, listBackends, registerBackend, type Backend } from './backend/backend.js';
+export { tensor, zeros, ones, fill } from './ops/tensor.js';
+export * as layers from './layers/index.js';
+export * as initializers from './initializers/index.js';
+export * as optimizers from './optimizers/index.js';
+export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs, type PredictArgs } from './models/sequential.js';
+export { History, type Callback, type Logs, type FitParams } from './models/callbacks.js';
+export { LOSSES, type LossName } from './losses/index.js';
+export { ACTIVATIONS, type ActivationName } from './ops/activations.js';

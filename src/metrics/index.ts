@@ -1,0 +1,53 @@
+/**
+ * Metrics. `'accuracy'` resolves, as in Keras, to the accuracy that fits the loss: sparse categorical
+ * (argmax = label), categorical (argmax = argmax of the label), or binary (p > 0.5 = label).
+ */
+import type { Tensor } from '../core/tensor.js';
+import { unknownName } from '../core/errors.js';
+import type { LossName } from '../losses/index.js';
+
+export interface Metric {
+  /** Key in logs and History: 'accuracy'. */
+  readonly name: string;
+  /** Number of correct examples in the batch (the model averages over examples). */
+  correct(p: Tensor, labels: Tensor): number;
+}
+
+export const METRICS = ['accuracy', 'acc'] as const;
+
+export function getMetric(name: string, loss: LossName, outputUnits: number): Metric {
+  if (name !== 'accuracy' && name !== 'acc') return unknownName('metric', name, ['accuracy']);
+  if (loss === 'sparseCategoricalCrossentropy') return { name: 'accuracy', correct: sparseCorrect };
+  if (loss === 'binaryCrossentropy' || outputUnits === 1) return { name: 'accuracy', correct: binaryCorrect };
+  return { name: 'accuracy', correct: categoricalCorrect };
+}
+
+function argmaxRow(values: ArrayLike<number>, o: number, cols: number): number {
+  let best = 0;
+  for (let c = 1; c < cols; c++) if (values[o + c] > values[o + best]) best = c;
+  return best;
+}
+
+function sparseCorrect(p: Tensor, labels: Tensor): number {
+  const cols = p.shape[p.rank - 1];
+  const rows = p.size / cols;
+  let n = 0;
+  for (let r = 0; r < rows; r++) if (argmaxRow(p.values, r * cols, cols) === labels.values[r]) n++;
+  return n;
+}
+
+function categoricalCorrect(p: Tensor, labels: Tensor): number {
+  const cols = p.shape[p.rank - 1];
+  const rows = p.size / cols;
+  let n = 0;
+  for (let r = 0; r < rows; r++) if (argmaxRow(p.values, r * cols, cols) === argmaxRow(labels.values, r * cols, cols)) n++;
+  return n;
+}
+
+/** Fraction counted per output value; the model divides by rows, so scale by 1/cols here. */
+function binaryCorrect(p: Tensor, labels: Tensor): number {
+  const cols = p.shape[p.rank - 1];
+  let n = 0;
+  for (let i = 0; i < p.size; i++) if ((p.values[i] > 0.5 ? 1 : 0) === (labels.values[i] > 0.5 ? 1 : 0)) n++;
+  return n / cols;
+}

@@ -1,0 +1,57 @@
+/** Callbacks and History, with TF.js's method names. */
+
+/** Figures reported to callbacks: `loss`, `accuracy`, `val_loss`, `val_accuracy`, ... */
+export type Logs = Record<string, number>;
+
+/** Hooks called during `fit`; each may return a promise, which `fit` awaits. */
+export interface Callback {
+  onTrainBegin?(logs?: Logs): void | Promise<void>;
+  onTrainEnd?(logs?: Logs): void | Promise<void>;
+  onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
+  onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  /** `logs` holds the running means over the epoch so far, plus `batch` and `size`. */
+  onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
+}
+
+/** What `fit` tells its callbacks about the run before it starts. */
+export interface FitParams {
+  epochs: number;
+  initialEpoch: number;
+  samples: number;
+  steps: number;
+  batchSize: number;
+  validationSamples: number;
+  metrics: string[];
+}
+
+/** Callbacks that also receive the run's parameters (progress bars need the step count). */
+export interface ParamsAwareCallback extends Callback {
+  setParams?(params: FitParams): void;
+}
+
+/** The per-epoch figures of a `fit`, as `history.history.loss` (TF.js) or `history.loss`. */
+export class History {
+  readonly epoch: number[] = [];
+  readonly history: Record<string, number[]> = {};
+  params: FitParams | null = null;
+
+  /** @internal */
+  record(epoch: number, logs: Logs): void {
+    this.epoch.push(epoch);
+    for (const [key, value] of Object.entries(logs)) (this.history[key] ??= []).push(value);
+  }
+
+  get loss(): number[] { return this.history.loss ?? []; }
+  get accuracy(): number[] { return this.history.accuracy ?? []; }
+  get val_loss(): number[] { return this.history.val_loss ?? []; }
+  get val_accuracy(): number[] { return this.history.val_accuracy ?? []; }
+}
+
+/** Formats logs as Keras does: `loss: 0.4312 - accuracy: 0.8421`. */
+export function formatLogs(logs: Logs): string {
+  return Object.entries(logs)
+    .filter(([k]) => k !== 'batch' && k !== 'size')
+    .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
+    .join(' - ');
+}

@@ -1,0 +1,568 @@
+/**
+ * Sequential: a stack of layers trained by backpropagation, with TF.js's Layers API
+ * (compile, fit, evaluate, predict, trainOnBatch, summary, getWeights/setWeights).
+ *
+ * Each training step: forward in training mode, loss, backward, optimizer update, then layer state
+ * (BN moving statistics). A step that fails (bad batch, non-finite loss) changes nothing.
+ */
+import { Tensor, sameShape, type DType } from '../core/tensor.js';
+import { NonFiniteLossError, ShapeError, StateError, ValueError, checkOptions, formatShape } from '../core/errors.js';
+import { defaultRandom, Random } from '../core/random.js';
+import { Layer, uniqueName } from '../layers/layer.js';
+import type { LayerVariable } from '../layers/variable.js';
+import { Dense } from '../layers/dense.js';
+import { Activation } from '../layers/simple.js';
+import { getLoss, type Loss } from '../losses/index.js';
+import { getMetric, type Metric } from '../metrics/index.js';
+import { getOptimizer, type Optimizer } from '../optimizers/index.js';
+import { empty, sliceRows } from '../ops/tensor.js';
+import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
+import { formatSummary, summaryRows } from './summary.js';
+
+export interface SequentialArgs {
+  layers?: Layer[];
+  name?: string;
+}
+
+export interface CompileArgs {
+  optimizer: string | Optimizer;
+  loss: string;
+  metrics?: string[];
+}
+
+export interface FitArgs {
+  epochs?: number;
+  /** Default 32. A final batch of one example is merged into the one before (BN cannot train on 1). */
+  batchSize?: number;
+  validationData?: [Tensor, Tensor];
+  /** Fraction of the data, taken from the end before shuffling (as Keras), held out for validation. */
+  validationSplit?: number;
+  shuffle?: boolean;
+  /** 0: silent; 1 (default): one line per epoch. */
+  verbose?: number;
+  callbacks?: Callback[] | Callback;
+  initialEpoch?: number;
+  /** Seed of the shuffles (default: the global generator). */
+  seed?: number;
+}
+
+export interface EvaluateArgs {
+  batchSize?: number;
+  verbose?: number;
+}
+
+export interface PredictArgs {
+  batchSize?: number;
+}
+
+interface StepResult {
+  loss: number;
+  correct: number[];
+}
+
+/** dL/d(logits) can be fed straight to layers whose activation the loss fuses with. */
+interface FusableLayer {
+  activation: string;
+  backwardFromPreActivation(dPre: Tensor, needInputGrad: boolean): Tensor | null;
+}
+
+export class Sequential {
+  readonly name: string;
+  private readonly stack: Layer[] = [];
+  private outputShapes: number[][] = [];
+  private compiled: { optimizer: Optimizer; loss: Loss; metrics: Metric[]; parameters: LayerVariable[] } | null = null;
+  private readonly workspace = new Map<string, Tensor>();
+  /** Set to true (from a callback) to end `fit` after the current batch. */
+  stopTraining = false;
+
+  constructor(args: SequentialArgs = {}) {
+    checkOptions('sequential', args, ['layers', 'name']);
+    this.name = args.name ?? uniqueName('sequential');
+    for (const layer of args.layers ?? []) this.add(layer);
+  }
+
+  /** Appends a layer. The first layer must declare its `inputShape`. */
+  add(layer: Layer): void {
+    if (!(layer instanceof Layer)) {
+      throw new ValueError(`${this.name}.add: expected a layer (e.g. keel.layers.dense({units: 10})), received ${String(layer)}.`);
+    }
+    if (this.stack.includes(layer)) {
+      throw new ValueError(`${this.name}.add: layer '${layer.name}' is already in this model; create a new layer instead.`);
+    }
+    if (this.stack.length === 0) {
+      if (!layer.declaredInputShape && !layer.isBuilt) {
+        throw new ShapeError(
+          `${this.name}: the first layer ('${layer.name}') needs an input shape, e.g. ` +
+            `keel.layers.flatten({inputShape: [28, 28]}) or keel.layers.dense({units: 10, inputShape: [784]}).`,
+        );
+      }
+      const inputShape = layer.isBuilt ? layer.inputShape : layer.declaredInputShape!;
+      this.connect(layer, inputShape);
+    } else {
+      this.connect(layer, this.outputShapes[this.outputShapes.length - 1]);
+    }
+    this.stack.push(layer);
+    this.compiled = null;
+  }
+
+  private connect(layer: Layer, inputShape: number[]): void {
+    if (layer.isBuilt) {
+      if (!sameShape(layer.inputShape, inputShape)) {
+        throw new ShapeError(
+          `${this.name}: layer '${layer.name}' was built for inputs ${formatShape([null as unknown as number, ...layer.inputShape])}, ` +
+            `but the model feeds it ${formatShape([null as unknown as number, ...inputShape])}.`,
+        );
+      }
+    } else {
+      layer.build(inputShape);
+    }
+    this.outputShapes.push(layer.computeOutputShape(inputShape));
+  }
+
+  /** The layers, in order. */
+  get layers(): Layer[] {
+    return [...this.stack];
+  }
+
+  /** Shape of one input example. */
+  get inputShape(): number[] {
+    this.assertHasLayers('inputShape');
+    return this.stack[0].inputShape;
+  }
+
+  /** Shape of one output example. */
+  get outputShape(): number[] {
+    this.assertHasLayers('outputShape');
+    return [...this.outputShapes[this.outputShapes.length - 1]];
+  }
+
+  private get dtype(): DType {
+    return this.stack[0]?.dtype ?? 'float32';
+  }
+
+  // ---- weights ------------------------------------------------------------------------------
+
+  get trainableWeights(): LayerVariable[] {
+    return this.stack.flatMap((l) => l.trainableWeights);
+  }
+
+  get nonTrainableWeights(): LayerVariable[] {
+    return this.stack.flatMap((l) => l.nonTrainableWeights);
+  }
+
+  /** All trainable weights in layer order, then all non-trainable ones (TF.js's order). */
+  get weights(): LayerVariable[] {
+    return [...this.trainableWeights, ...this.nonTrainableWeights];
+  }
+
+  getWeights(): Tensor[] {
+    return this.weights.map((v) => v.read());
+  }
+
+  /** Sets every weight in `getWeights()` order; checks them all first, so a bad call changes nothing. */
+  setWeights(weights: Tensor[]): void {
+    const targets = this.weights;
+    if (!Array.isArray(weights) || weights.length !== targets.length) {
+      throw new ValueError(
+        `${this.name}.setWeights: expected ${targets.length} arrays in getWeights() order ` +
+          `(trainable weights of every layer, then non-trainable ones), received ${Array.isArray(weights) ? weights.length : String(weights)}.`,
+      );
+    }
+    targets.forEach((v, i) => v.checkAssignable(weights[i]));
+    targets.forEach((v, i) => v.write(weights[i]));
+  }
+
+  countParams(): number {
+    return this.stack.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  /** Prints the Keras-style table of layers, output shapes and parameter counts. */
+  summary(lineLength?: number, positions?: number[], printFn: (line: string) => void = console.log): void {
+    this.assertHasLayers('summary');
+    const count = (vs: LayerVariable[]) => vs.reduce((n, v) => n + v.value.size, 0);
+    const lines = formatSummary(
+      this.name, summaryRows(this.stack, this.outputShapes),
+      count(this.trainableWeights), count(this.nonTrainableWeights), lineLength, positions,
+    );
+    for (const l of lines) printFn(l);
+  }
+
+  // ---- training -----------------------------------------------------------------------------
+
+  /**
+   * Chooses optimizer, loss and metrics, and fixes the set of parameters the optimizer may update.
+   * Differs from Keras: setting `layer.trainable = false` after compile also stops that layer's
+   * updates at once (Keras waits for the next compile); unfreezing a layer still needs a compile.
+   */
+  compile(args: CompileArgs): void {
+    checkOptions('compile', args, ['optimizer', 'loss', 'metrics']);
+    this.assertHasLayers('compile');
+    if (!args || args.optimizer === undefined || args.loss === undefined) {
+      throw new ValueError(`compile: expected {optimizer, loss}, e.g. compile({optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy'}).`);
+    }
+    const optimizer = getOptimizer(args.optimizer);
+    const loss = getLoss(args.loss);
+    const units = this.outputShape[this.outputShape.length - 1];
+    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, units));
+    this.compiled = { optimizer, loss, metrics, parameters: this.trainableWeights };
+  }
+
+  get optimizer(): Optimizer | null {
+    return this.compiled?.optimizer ?? null;
+  }
+
+  /**
+   * Trains for `epochs` passes over (x, y). Returns a History of the per-epoch figures.
+   * Throws, with the model as it was before the failing step, on bad input or a non-finite loss.
+   */
+  async fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
+    checkOptions('fit', args, [
+      'epochs', 'batchSize', 'validationData', 'validationSplit', 'shuffle', 'verbose', 'callbacks', 'initialEpoch', 'seed',
+    ]);
+    const compiled = this.assertCompiled('fit');
+    const {
+      epochs = 1, batchSize = 32, validationData, validationSplit = 0, shuffle = true, verbose = 1, initialEpoch = 0, seed,
+    } = args;
+    positiveInteger('fit', 'epochs', epochs);
+    positiveInteger('fit', 'batchSize', batchSize);
+    if (!(validationSplit >= 0 && validationSplit < 1)) {
+      throw new ValueError(`fit: expected validationSplit in [0, 1), received ${validationSplit}.`);
+    }
+    if (validationData && validationSplit > 0) {
+      throw new ValueError(`fit: give validationData or validationSplit, not both.`);
+    }
+    this.checkData('fit', x, y);
+    let [xTrain, yTrain] = [x, y];
+    let validation = validationData;
+    if (validationData) {
+      if (!Array.isArray(validationData) || validationData.length !== 2) {
+        throw new ValueError(`fit: expected validationData as [x, y], received ${String(validationData)}.`);
+      }
+      this.checkData('fit (validationData)', validationData[0], validationData[1]);
+    } else if (validationSplit > 0) {
+      const split = Math.floor(x.shape[0] * (1 - validationSplit));
+      if (split < 1 || split >= x.shape[0]) {
+        throw new ValueError(`fit: validationSplit ${validationSplit} of ${x.shape[0]} examples leaves no training or no validation data.`);
+      }
+      xTrain = sliceRows(x, 0, split);
+      yTrain = sliceRows(y, 0, split);
+      validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
+    }
+
+    const n = xTrain.shape[0];
+    const batches = batchBounds(n, batchSize);
+    const random = seed === undefined ? defaultRandom() : new Random(seed);
+    const callbacks = ([] as Callback[]).concat(args.callbacks ?? []);
+    const metricNames = compiled.metrics.map((m) => m.name);
+    const params: FitParams = {
+      epochs, initialEpoch, samples: n, steps: batches.length, batchSize,
+      validationSamples: validation ? validation[0].shape[0] : 0,
+      metrics: ['loss', ...metricNames, ...(validation ? ['val_loss', ...metricNames.map((m) => `val_${m}`)] : [])],
+    };
+    const history = new History();
+    history.params = params;
+    for (const cb of callbacks) (cb as ParamsAwareCallback).setParams?.(params);
+    this.stopTraining = false;
+    for (const cb of callbacks) await cb.onTrainBegin?.();
+    const order = new Int32Array(n).map((_, i) => i);
+
+    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+      const started = Date.now();
+      for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+      if (shuffle) random.shuffle(order);
+      let lossSum = 0;
+      const correctSums = compiled.metrics.map(() => 0);
+      let seen = 0;
+      for (let b = 0; b < batches.length; b++) {
+        const [start, end] = batches[b];
+        for (const cb of callbacks) await cb.onBatchBegin?.(b, { batch: b, size: end - start });
+        const xb = this.gather('xb', xTrain, order, start, end);
+        const yb = this.gather('yb', yTrain, order, start, end);
+        let result: StepResult;
+        try {
+          result = this.trainStep(xb, yb);
+        } catch (e) {
+          if (e instanceof NonFiniteLossError) {
+            throw new NonFiniteLossError(
+              `fit: the loss became ${e.message} at epoch ${epoch + 1}, batch ${b + 1} of ${batches.length}; ` +
+                `training stopped and the weights from before that step are kept. ` +
+                `Try a smaller learning rate, inputs scaled to [0, 1], or BatchNormalization.`,
+            );
+          }
+          throw e;
+        }
+        const size = end - start;
+        seen += size;
+        lossSum += result.loss * size;
+        result.correct.forEach((c, i) => (correctSums[i] += c));
+        if (callbacks.length) {
+          const logs: Logs = { batch: b, size, loss: lossSum / seen };
+          metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
+          for (const cb of callbacks) await cb.onBatchEnd?.(b, logs);
+        }
+        if (this.stopTraining) break;
+      }
+      const logs: Logs = { loss: lossSum / seen };
+      metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
+      if (validation) {
+        const v = this.evaluateInternal(validation[0], validation[1], Math.max(batchSize, 256));
+        logs.val_loss = v.loss;
+        metricNames.forEach((m, i) => (logs[`val_${m}`] = v.metrics[i]));
+      }
+      history.record(epoch, logs);
+      if (verbose >= 1) {
+        console.log(`Epoch ${epoch + 1}/${epochs} - ${((Date.now() - started) / 1000).toFixed(1)}s - ${formatLogs(logs)}`);
+      }
+      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+      await yieldToEventLoop();
+    }
+    for (const cb of callbacks) await cb.onTrainEnd?.();
+    return history;
+  }
+
+  /** One training step on one batch; returns the loss (and metrics, when compiled with some). */
+  async trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+    const compiled = this.assertCompiled('trainOnBatch');
+    this.checkData('trainOnBatch', x, y);
+    const xb = this.toModelDtype('xb1', x);
+    const r = this.trainStep(xb, y);
+    const rows = x.shape[0];
+    return compiled.metrics.length ? [r.loss, ...r.correct.map((c) => c / rows)] : r.loss;
+  }
+
+  /**
+   * Forward (training mode) and backward on one batch, leaving dL/dw in each trainable parameter's
+   * `grad`, without updating anything (layer state updates are discarded). For gradient checks
+   * and diagnostics. @internal
+   */
+  computeGradients(x: Tensor, y: Tensor): number {
+    this.assertCompiled('computeGradients');
+    this.checkData('computeGradients', x, y);
+    try {
+      return this.forwardBackward(this.toModelDtype('xb1', x), y).loss;
+    } finally {
+      for (const l of this.stack) l.discardState();
+    }
+  }
+
+  private trainStep(x: Tensor, y: Tensor): StepResult {
+    const compiled = this.compiled!;
+    let result: StepResult;
+    try {
+      result = this.forwardBackward(x, y);
+    } catch (e) {
+      for (const l of this.stack) l.discardState();
+      throw e;
+    }
+    const trainableNow = new Set(this.trainableWeights);
+    compiled.optimizer.applyGradients(compiled.parameters.filter((p) => trainableNow.has(p)));
+    for (const l of this.stack) l.commitState();
+    return result;
+  }
+
+  private forwardBackward(x: Tensor, y: Tensor): StepResult {
+    const compiled = this.compiled!;
+    for (const p of compiled.parameters) p.grad!.values.fill(0);
+    let out = x;
+    for (const layer of this.stack) out = layer.forward(out, true);
+
+    const last = this.stack[this.stack.length - 1];
+    const fusable = compiled.loss.fusesWith !== null && isFusable(last) && last.activation === compiled.loss.fusesWith;
+    const grad = this.buffer('dloss', out.shape, out.dtype);
+    const loss = fusable
+      ? compiled.loss.fromLogits(preActivation(last), out, y, grad)
+      : compiled.loss.fromOutputs(out, y, grad);
+    if (!Number.isFinite(loss)) throw new NonFiniteLossError(String(loss));
+
+    let dy: Tensor | null = fusable ? (last as unknown as FusableLayer).backwardFromPreActivation(grad, this.stack.length > 1) : grad;
+    for (let i = this.stack.length - (fusable ? 2 : 1); i >= 0 && dy; i--) {
+      dy = this.stack[i].backward(dy, i > 0);
+    }
+    const correct = compiled.metrics.map((m) => m.correct(out, y));
+    return { loss, correct };
+  }
+
+  // ---- inference ----------------------------------------------------------------------------
+
+  /** Runs the model in inference mode on `x` (any number of examples, one included). */
+  predict(x: Tensor, args: PredictArgs = {}): Tensor {
+    checkOptions('predict', args, ['batchSize']);
+    const { batchSize = 32 } = args;
+    positiveInteger('predict', 'batchSize', batchSize);
+    this.assertHasLayers('predict');
+    this.checkInputs('predict', x);
+    const n = x.shape[0];
+    const result = empty([n, ...this.outputShape], 'float32');
+    const rowSize = result.size / Math.max(n, 1);
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const out = this.forwardInference(this.sliceInto('xp', x, start, end));
+      result.values.set(out.values, start * rowSize);
+    }
+    return result;
+  }
+
+  /** Loss (and metrics) in inference mode, as scalar tensors (TF.js's return type). */
+  evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): Tensor | Tensor[] {
+    checkOptions('evaluate', args, ['batchSize', 'verbose']);
+    const { batchSize = 32 } = args;
+    positiveInteger('evaluate', 'batchSize', batchSize);
+    const compiled = this.assertCompiled('evaluate');
+    this.checkData('evaluate', x, y);
+    const r = this.evaluateInternal(x, y, batchSize);
+    const scalar = (v: number) => {
+      const t = empty([], 'float32');
+      t.values[0] = v;
+      return t;
+    };
+    return compiled.metrics.length ? [scalar(r.loss), ...r.metrics.map(scalar)] : scalar(r.loss);
+  }
+
+  private evaluateInternal(x: Tensor, y: Tensor, batchSize: number): { loss: number; metrics: number[] } {
+    const compiled = this.compiled!;
+    const n = x.shape[0];
+    let lossSum = 0;
+    const correct = compiled.metrics.map(() => 0);
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const out = this.forwardInference(this.sliceInto('xe', x, start, end));
+      const yb = this.sliceInto('ye', y, start, end);
+      lossSum += compiled.loss.fromOutputs(out, yb, null) * (end - start);
+      compiled.metrics.forEach((m, i) => (correct[i] += m.correct(out, yb)));
+    }
+    return { loss: lossSum / n, metrics: correct.map((c) => c / n) };
+  }
+
+  private forwardInference(x: Tensor): Tensor {
+    let out = x;
+    for (const layer of this.stack) out = layer.forward(out, false);
+    return out;
+  }
+
+  // ---- input checks and buffers -------------------------------------------------------------
+
+  private checkInputs(where: string, x: Tensor): void {
+    if (!(x instanceof Tensor)) {
+      throw new ValueError(`${where}: expected x to be a Tensor (keel.tensor(values, shape)), received ${String(x)}.`);
+    }
+    const expected = this.inputShape;
+    if (x.rank !== expected.length + 1 || !sameShape(x.shape.slice(1), expected)) {
+      throw new ShapeError(
+        `${where}: expected x of shape ${formatShape([null as unknown as number, ...expected])} (a batch of inputs of shape ` +
+          `${formatShape(expected)}), received ${formatShape(x.shape)}.` +
+          (x.rank === expected.length ? ` For one example, add a batch axis: shape [1, ${expected.join(',')}].` : ''),
+      );
+    }
+    if (x.shape[0] === 0) throw new ShapeError(`${where}: x holds no examples (shape ${formatShape(x.shape)}).`);
+    checkFinite(where, 'x', x);
+  }
+
+  private checkData(where: string, x: Tensor, y: Tensor): void {
+    this.checkInputs(where, x);
+    if (!(y instanceof Tensor)) {
+      throw new ValueError(`${where}: expected y (labels) to be a Tensor, received ${String(y)}.`);
+    }
+    if (y.shape[0] !== x.shape[0]) {
+      throw new ShapeError(`${where}: x holds ${x.shape[0]} examples but y holds ${y.shape[0]} labels; they must match.`);
+    }
+    checkFinite(where, 'y', y);
+    this.compiled!.loss.checkLabels(y, [x.shape[0], ...this.outputShape]);
+  }
+
+  private assertCompiled(where: string) {
+    if (!this.compiled) {
+      throw new StateError(
+        `${where}: the model is not compiled. Call model.compile({optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy']}) first` +
+          ` (compile again after adding layers).`,
+      );
+    }
+    return this.compiled;
+  }
+
+  private assertHasLayers(where: string): void {
+    if (this.stack.length === 0) {
+      throw new StateError(`${where}: the model has no layers; add some with model.add(layer) or sequential({layers: [...]}).`);
+    }
+  }
+
+  private buffer(key: string, shape: readonly number[], dtype: DType): Tensor {
+    const slot = `${key}:${shape.join('x')}:${dtype}`;
+    let t = this.workspace.get(slot);
+    if (!t) {
+      if (this.workspace.size >= 32) this.workspace.clear();
+      t = empty(shape, dtype);
+      this.workspace.set(slot, t);
+    }
+    return t;
+  }
+
+  /** Rows order[start..end) of `t`, converted to the model's dtype, in a reused buffer. */
+  private gather(key: string, t: Tensor, order: Int32Array, start: number, end: number): Tensor {
+    const rowSize = t.size / t.shape[0];
+    const out = this.buffer(key, [end - start, ...t.shape.slice(1)], key === 'yb' ? t.dtype : this.dtype);
+    for (let i = start; i < end; i++) {
+      const src = order[i] * rowSize;
+      out.values.set(t.values.subarray(src, src + rowSize), (i - start) * rowSize);
+    }
+    return out;
+  }
+
+  private sliceInto(key: string, t: Tensor, start: number, end: number): Tensor {
+    const rowSize = t.size / t.shape[0];
+    const out = this.buffer(key, [end - start, ...t.shape.slice(1)], key === 'ye' ? t.dtype : this.dtype);
+    out.values.set(t.values.subarray(start * rowSize, end * rowSize));
+    return out;
+  }
+
+  private toModelDtype(key: string, x: Tensor): Tensor {
+    return x.dtype === this.dtype ? x : this.sliceInto(key, x, 0, x.shape[0]);
+  }
+}
+
+/** TF.js's factory: `keel.sequential({layers: [...]})`. */
+export function sequential(args?: SequentialArgs): Sequential {
+  return new Sequential(args);
+}
+
+function isFusable(layer: Layer): layer is Layer & FusableLayer {
+  return layer instanceof Dense || layer instanceof Activation;
+}
+
+function preActivation(layer: Layer): Tensor {
+  return (layer as unknown as { preActivation(): Tensor }).preActivation();
+}
+
+/**
+ * Batch boundaries. Differs from Keras: a last batch of a single example is merged into the one
+ * before it, because BatchNormalization cannot train on one example.
+ */
+export function batchBounds(n: number, batchSize: number): [number, number][] {
+  const bounds: [number, number][] = [];
+  for (let start = 0; start < n; start += batchSize) bounds.push([start, Math.min(n, start + batchSize)]);
+  if (bounds.length > 1 && bounds[bounds.length - 1][1] - bounds[bounds.length - 1][0] === 1) {
+    bounds.pop();
+    bounds[bounds.length - 1][1] = n;
+  }
+  return bounds;
+}
+
+function positiveInteger(where: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${where}: expected ${name} to be a positive integer, received ${String(v)}.`);
+}
+
+function checkFinite(where: string, name: string, t: Tensor): void {
+  const v = t.values;
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) {
+      const row = Math.floor(i / (t.size / t.shape[0]));
+      throw new ValueError(
+        `${where}: ${name} must hold finite numbers, received ${v[i]} at flat index ${i} (example ${row}). ` +
+          `Remove or impute missing values before training.`,
+      );
+    }
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -1,0 +1,64 @@
+/**
+ * Matrix products and the bias add of a Dense layer, each with its gradient beside it.
+ * All work on 2-D views: a tensor of shape [..., k] is read as a (size/k)×k matrix.
+ */
+import type { Tensor } from '../core/tensor.js';
+import { ShapeError, formatShape } from '../core/errors.js';
+import { backendFor } from '../backend/backend.js';
+import { empty } from './tensor.js';
+
+export interface MatMulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+  /** Write here instead of allocating (must be m×n). */
+  out?: Tensor;
+  /** Add the product to `out` instead of overwriting it. */
+  accumulate?: boolean;
+}
+
+/** C = op(A)·op(B) for 2-D A and B. */
+export function matMul(a: Tensor, b: Tensor, options: MatMulOptions = {}): Tensor {
+  const { transposeA = false, transposeB = false, out, accumulate = false } = options;
+  if (a.rank !== 2 || b.rank !== 2) {
+    throw new ShapeError(`matMul: expected two 2-D tensors, received ${formatShape(a.shape)} and ${formatShape(b.shape)}.`);
+  }
+  const [m, ka] = transposeA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (ka !== kb) {
+    throw new ShapeError(
+      `matMul: inner dimensions differ: op(A) is ${m}×${ka} and op(B) is ${kb}×${n} ` +
+        `(A ${formatShape(a.shape)}, B ${formatShape(b.shape)}, transposeA=${transposeA}, transposeB=${transposeB}).`,
+    );
+  }
+  const c = out ?? empty([m, n], a.dtype);
+  backendFor(a.dtype).gemm(a.values, b.values, c.values, m, n, ka, transposeA, transposeB, accumulate);
+  return c;
+}
+
+/**
+ * y = x·W + b with x read as rows×inputs: the Dense layer's affine map (before its activation).
+ * `y` must be rows×units.
+ */
+export function denseForward(x: Tensor, kernel: Tensor, bias: Tensor | null, y: Tensor): void {
+  const [inputs, units] = kernel.shape;
+  const rows = x.size / inputs;
+  const be = backendFor(x.dtype);
+  be.gemm(x.values, kernel.values, y.values, rows, units, inputs, false, false, false);
+  if (bias) be.addBias(y.values, bias.values, rows, units);
+}
+
+/**
+ * Gradients of y = x·W + b given dL/dy: dW += xᵀ·dy, db += Σ_rows dy, and dx = dy·Wᵀ
+ * (each skipped when null: the first layer needs no dx, a frozen one no dW).
+ */
+export function denseBackward(
+  x: Tensor, kernel: Tensor, dy: Tensor,
+  dKernel: Tensor | null, dBias: Tensor | null, dx: Tensor | null,
+): void {
+  const [inputs, units] = kernel.shape;
+  const rows = x.size / inputs;
+  const be = backendFor(x.dtype);
+  if (dKernel) be.gemm(x.values, dy.values, dKernel.values, inputs, units, rows, true, false, true);
+  if (dBias) be.columnSums(dy.values, rows, units, dBias.values, true);
+  if (dx) be.gemm(dy.values, kernel.values, dx.values, rows, inputs, units, false, true, false);
+}

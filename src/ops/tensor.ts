@@ -1,0 +1,167 @@
+/** Making tensors: the only place that turns user data into Keel storage. */
+import { Tensor, sizeOf, type DType, type FloatArray, type NestedArray } from '../core/tensor.js';
+import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { backendFor } from '../backend/backend.js';
+
+export type TensorLike =
+  | Tensor
+  | NestedArray
+  | Float32Array | Float64Array | Int32Array | Uint8Array | Uint8ClampedArray | Int8Array | Int16Array | Uint16Array | Uint32Array
+  | readonly number[];
+
+/**
+ * Makes a tensor from a flat typed array or number array with a shape, or from nested arrays
+ * (the shape is then inferred). Integer arrays (labels) are converted to floats.
+ *
+ * @example keel.tensor([1, 2, 3, 4], [2, 2]); keel.tensor([[1, 2], [3, 4]]);
+ */
+export function tensor(values: TensorLike, shape?: readonly number[], dtype: DType = 'float32'): Tensor {
+  if (values instanceof Tensor) {
+    return shape ? reshape(values, shape) : copy(values);
+  }
+  let flat: ArrayLike<number>;
+  let inferred: number[];
+  if (ArrayBuffer.isView(values)) {
+    flat = values as unknown as ArrayLike<number>;
+    inferred = [flat.length];
+  } else if (Array.isArray(values)) {
+    inferred = inferShape(values as NestedArray);
+    flat = inferred.length > 1 ? flattenNested(values as NestedArray[], inferred) : (values as number[]);
+  } else if (typeof values === 'number') {
+    flat = [values];
+    inferred = [];
+  } else {
+    throw new ValueError(
+      `tensor: expected a number, an array of numbers or a typed array, received ${describe(values)}.`,
+    );
+  }
+  const finalShape = shape ? [...shape] : inferred;
+  checkShape('tensor', finalShape);
+  if (sizeOf(finalShape) !== flat.length) {
+    throw new ShapeError(
+      `tensor: shape ${formatShape(finalShape)} holds ${sizeOf(finalShape)} values, but ${flat.length} were given. ` +
+        `Pass a shape whose dimensions multiply to ${flat.length}, or omit it.`,
+    );
+  }
+  const out = empty(finalShape, dtype);
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number') {
+      throw new ValueError(`tensor: expected numbers, received ${describe(v)} at flat index ${i}.`);
+    }
+    out.values[i] = v;
+  }
+  return out;
+}
+
+/** A tensor of zeros with storage from the backend that serves `dtype`. */
+export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return empty(shape, dtype);
+}
+
+/** A tensor whose values are all `value`. */
+export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
+  const t = empty(shape, dtype);
+  t.values.fill(value);
+  return t;
+}
+
+/** A tensor of ones. */
+export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return fill(shape, 1, dtype);
+}
+
+/** A copy with its own storage. */
+export function copy(t: Tensor, dtype: DType = t.dtype): Tensor {
+  const out = empty(t.shape, dtype);
+  out.values.set(t.values);
+  return out;
+}
+
+/** The same values under another shape (a copy: tensors never share storage). */
+export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  if (sizeOf(shape) !== t.size) {
+    throw new ShapeError(
+      `reshape: cannot reshape ${formatShape(t.shape)} (${t.size} values) to ${formatShape(shape)} (${sizeOf(shape)} values).`,
+    );
+  }
+  const out = empty(shape, t.dtype);
+  out.values.set(t.values);
+  return out;
+}
+
+/** Rows [start, end) of a tensor along its first axis, copied. */
+export function sliceRows(t: Tensor, start: number, end: number): Tensor {
+  const rowSize = t.size / t.shape[0];
+  const out = empty([end - start, ...t.shape.slice(1)], t.dtype);
+  out.values.set(t.values.subarray(start * rowSize, end * rowSize));
+  return out;
+}
+
+/** Rows picked by index along the first axis, in the order given, copied. */
+export function gatherRows(t: Tensor, indices: ArrayLike<number>, out?: Tensor): Tensor {
+  const rowSize = t.size / t.shape[0];
+  const result = out ?? empty([indices.length, ...t.shape.slice(1)], t.dtype);
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i] * rowSize;
+    result.values.set(t.values.subarray(src, src + rowSize), i * rowSize);
+  }
+  return result;
+}
+
+/** Uninitialized-in-spirit (zeroed) storage of a shape. @internal */
+export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return new Tensor(backendFor(dtype).alloc(sizeOf(shape), dtype), shape);
+}
+
+/** Wraps storage that Keel already owns. @internal */
+export function wrap(values: FloatArray, shape: readonly number[]): Tensor {
+  return new Tensor(values, shape);
+}
+
+function inferShape(values: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = values;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0];
+  }
+  return shape;
+}
+
+function flattenNested(values: NestedArray[], shape: number[]): number[] {
+  const flat: number[] = [];
+  const walk = (v: NestedArray, depth: number, path: string) => {
+    if (depth === shape.length) {
+      if (Array.isArray(v)) {
+        throw new ShapeError(`tensor: nested arrays are ragged: ${path} is an array, expected a number.`);
+      }
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      throw new ShapeError(
+        `tensor: nested arrays are ragged: ${path} has ${Array.isArray(v) ? v.length : 'no'} elements, ` +
+          `expected ${shape[depth]} as in the first element. Every row must have the same length.`,
+      );
+    }
+    v.forEach((e, i) => walk(e, depth + 1, `${path}[${i}]`));
+  };
+  walk(values, 0, 'values');
+  return flat;
+}
+
+function checkShape(where: string, shape: readonly number[]): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${where}: shape ${formatShape(shape)} must hold non-negative integers.`);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array`;
+  return typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,186 @@
+/**
+ * Optimizers with Keras 3's update rules and defaults (g is the gradient, lr the learning rate):
+ *
+ * - sgd({learningRate=0.01, momentum=0, nesterov=false}):
+ *     v ← momentum·v − lr·g;  w ← w + v   (nesterov: w ← w + momentum·v − lr·g)
+ * - adam({learningRate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7}):
+ *     m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  w ← w − lr·sqrt(1−β2ᵗ)/(1−β1ᵗ) · m/(sqrt(v) + ε)
+ *   (Gotcha: ε is added to sqrt(v) *after* the bias correction is folded into the rate, as in Keras
+ *   and TF, so ε is effectively larger than in PyTorch's Adam.)
+ * - rmsprop({learningRate=0.001, rho=0.9, momentum=0, epsilon=1e-7, centered=false}):
+ *     s ← ρ·s + (1−ρ)·g²;  Δ = lr·g/sqrt(s − ḡ² + ε) (ḡ the running mean of g when centered);
+ *     w ← w − Δ (with momentum: mom ← momentum·mom + Δ, w ← w − mom)
+ * - nadam({learningRate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7}): Adam with Nesterov momentum and
+ *   Keras's momentum schedule μₜ = β1·(1 − 0.5·0.96^(0.004·t)).
+ */
+import { ValueError, checkOptions, unknownName } from '../core/errors.js';
+import type { FloatArray } from '../core/tensor.js';
+import { Optimizer, checkFraction, checkRate } from './optimizer.js';
+
+export { Optimizer };
+
+export interface SGDArgs { learningRate?: number; momentum?: number; nesterov?: boolean }
+export interface AdamArgs { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number }
+export interface RMSPropArgs { learningRate?: number; rho?: number; momentum?: number; epsilon?: number; centered?: boolean }
+
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  protected readonly slotCount: number;
+  constructor(args: SGDArgs = {}) {
+    checkOptions('sgd', args, ['learningRate', 'momentum', 'nesterov']);
+    const { learningRate = 0.01, momentum = 0, nesterov = false } = args;
+    super(learningRate);
+    checkFraction('momentum', momentum);
+    this.momentum = momentum;
+    this.nesterov = nesterov;
+    this.slotCount = momentum > 0 ? 1 : 0;
+  }
+  getClassName() { return 'SGD'; }
+  getConfig() { return { learning_rate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov }; }
+  protected update(w: FloatArray, g: FloatArray, slots: FloatArray[]): void {
+    const lr = this.learningRate;
+    if (this.momentum === 0) {
+      for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+      return;
+    }
+    const v = slots[0];
+    const m = this.momentum;
+    for (let i = 0; i < w.length; i++) {
+      v[i] = m * v[i] - lr * g[i];
+      w[i] += this.nesterov ? m * v[i] - lr * g[i] : v[i];
+    }
+  }
+}
+
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  protected readonly slotCount = 2;
+  constructor(args: AdamArgs = {}) {
+    checkOptions('adam', args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
+    const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = args;
+    super(learningRate);
+    checkFraction('beta1', beta1);
+    checkFraction('beta2', beta2);
+    checkRate('epsilon', epsilon);
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.epsilon = epsilon;
+  }
+  getClassName() { return 'Adam'; }
+  getConfig() { return { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon }; }
+  protected update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
+    const { beta1: b1, beta2: b2, epsilon } = this;
+    const lrT = (this.learningRate * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+    for (let i = 0; i < w.length; i++) {
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+      w[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
+    }
+  }
+}
+
+export class RMSProp extends Optimizer {
+  readonly rho: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly centered: boolean;
+  protected readonly slotCount = 3;
+  constructor(args: RMSPropArgs = {}) {
+    checkOptions('rmsprop', args, ['learningRate', 'rho', 'momentum', 'epsilon', 'centered']);
+    const { learningRate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false } = args;
+    super(learningRate);
+    checkFraction('rho', rho);
+    checkFraction('momentum', momentum);
+    checkRate('epsilon', epsilon);
+    this.rho = rho;
+    this.momentum = momentum;
+    this.epsilon = epsilon;
+    this.centered = centered;
+  }
+  getClassName() { return 'RMSprop'; }
+  getConfig() {
+    return { learning_rate: this.learningRate, rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
+  }
+  protected update(w: FloatArray, g: FloatArray, [s, mom, avg]: FloatArray[]): void {
+    const { rho, momentum, epsilon, centered, learningRate: lr } = this;
+    for (let i = 0; i < w.length; i++) {
+      s[i] = rho * s[i] + (1 - rho) * g[i] * g[i];
+      let denominator = s[i] + epsilon;
+      if (centered) {
+        avg[i] = rho * avg[i] + (1 - rho) * g[i];
+        denominator -= avg[i] * avg[i];
+      }
+      const step = (lr * g[i]) / Math.sqrt(denominator);
+      if (momentum > 0) {
+        mom[i] = momentum * mom[i] + step;
+        w[i] -= mom[i];
+      } else {
+        w[i] -= step;
+      }
+    }
+  }
+}
+
+export class Nadam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  protected readonly slotCount = 2;
+  /** Π μ_i over the steps so far (Keras's u_product). */
+  private uProduct = 1;
+  private muT = 0;
+  private muNext = 0;
+  private uProductT = 1;
+  constructor(args: AdamArgs = {}) {
+    checkOptions('nadam', args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
+    const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = args;
+    super(learningRate);
+    checkFraction('beta1', beta1);
+    checkFraction('beta2', beta2);
+    checkRate('epsilon', epsilon);
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.epsilon = epsilon;
+  }
+  getClassName() { return 'Nadam'; }
+  getConfig() { return { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon }; }
+  protected override beginStep(t: number): void {
+    this.muT = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * t));
+    this.muNext = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
+    this.uProductT = this.uProduct * this.muT;
+    this.uProduct = this.uProductT;
+  }
+  protected update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
+    const { beta1: b1, beta2: b2, epsilon, muT, muNext, uProductT } = this;
+    const uProductNext = uProductT * muNext;
+    const b2Power = b2 ** t;
+    for (let i = 0; i < w.length; i++) {
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+      const mHat = (muNext * m[i]) / (1 - uProductNext) + ((1 - muT) * g[i]) / (1 - uProductT);
+      const vHat = v[i] / (1 - b2Power);
+      w[i] -= (this.learningRate * mHat) / (Math.sqrt(vHat) + epsilon);
+    }
+  }
+}
+
+export const sgd = (args?: SGDArgs): SGD => new SGD(args);
+export const adam = (args?: AdamArgs): Adam => new Adam(args);
+export const rmsprop = (args?: RMSPropArgs): RMSProp => new RMSProp(args);
+export const nadam = (args?: AdamArgs): Nadam => new Nadam(args);
+
+const BY_NAME: Record<string, () => Optimizer> = { sgd, adam, rmsprop, nadam };
+
+/** An optimizer from its name ('sgd', 'adam', 'rmsprop', 'nadam'; Keras defaults) or as given. */
+export function getOptimizer(id: string | Optimizer): Optimizer {
+  if (id instanceof Optimizer) return id;
+  if (typeof id !== 'string') {
+    throw new ValueError(`compile: expected optimizer to be a name or an optimizer object, received ${String(id)}.`);
+  }
+  const factory = BY_NAME[id.toLowerCase()];
+  if (!factory) return unknownName('optimizer', id, Object.keys(BY_NAME));
+  return factory();
+}

@@ -1,0 +1,56 @@
+/**
+ * Optimizer base. An optimizer sees trainable parameters only (never BN's moving statistics), and
+ * keeps its own state (momenta...) per parameter, created on first use.
+ */
+import { ValueError } from '../core/errors.js';
+import type { FloatArray } from '../core/tensor.js';
+import type { LayerVariable } from '../layers/variable.js';
+
+export abstract class Optimizer {
+  /** Steps taken so far. */
+  iterations = 0;
+  private readonly slots = new Map<LayerVariable, FloatArray[]>();
+
+  constructor(public learningRate: number) {
+    checkRate('learningRate', learningRate);
+  }
+
+  abstract getClassName(): string;
+  abstract getConfig(): Record<string, unknown>;
+
+  /** Number of state arrays per parameter. */
+  protected abstract readonly slotCount: number;
+
+  /** Updates one parameter in place given its gradient; `slots` are its state arrays. */
+  protected abstract update(value: FloatArray, grad: FloatArray, slots: FloatArray[], step: number): void;
+
+  /** Hook run once per step before the parameters are updated (Nadam's schedule). */
+  protected beginStep(_step: number): void {}
+
+  /** Applies one step to every parameter, using the gradients they hold. @internal */
+  applyGradients(parameters: LayerVariable[]): void {
+    this.iterations++;
+    this.beginStep(this.iterations);
+    for (const p of parameters) {
+      let slots = this.slots.get(p);
+      if (!slots) {
+        slots = Array.from({ length: this.slotCount }, () => new Float64Array(p.value.size));
+        this.slots.set(p, slots);
+      }
+      this.update(p.value.values, p.grad!.values, slots, this.iterations);
+    }
+  }
+}
+
+export function checkRate(name: string, value: number): void {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new ValueError(`optimizer: expected ${name} > 0, received ${String(value)}.`);
+  }
+}
+
+export function checkFraction(name: string, value: number, inclusiveZero = true): void {
+  const ok = typeof value === 'number' && (inclusiveZero ? value >= 0 : value > 0) && value < 1;
+  if (!ok) {
+    throw new ValueError(`optimizer: expected ${name} in ${inclusiveZero ? '[0, 1)' : '(0, 1)'}, received ${String(value)}.`);
+  }
+}
