@@ -372,7 +372,10 @@ export class Sequential {
     const loss = fusable
       ? compiled.loss.fromLogits(preActivation(last), out, y, grad)
       : compiled.loss.fromOutputs(out, y, grad);
-    if (!Number.isFinite(loss)) throw new NonFiniteLossError(String(loss));
+    // A loss beyond float32's range counts as infinite in a float32 model, as it would in Keras,
+    // which computes it in float32: the step it drives would overflow the weights.
+    const asStored = out.dtype === 'float32' ? Math.fround(loss) : loss;
+    if (!Number.isFinite(asStored)) throw new NonFiniteLossError(String(asStored));
 
     let dy: Tensor | null = fusable ? (last as unknown as FusableLayer).backwardFromPreActivation(grad, this.stack.length > 1) : grad;
     for (let i = this.stack.length - (fusable ? 2 : 1); i >= 0 && dy; i--) {
