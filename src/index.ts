@@ -19,3 +19,5 @@ export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateAr
 export { History, type Callback, type Logs, type FitParams } from './models/callbacks.js';
 export { LOSSES, type LossName } from './losses/index.js';
 export { ACTIVATIONS, type ActivationName } from './ops/activations.js';
+export * as datasets from './data/index.js';
+export * as zoo from './models/zoo.js';

