@@ -1,0 +1,198 @@
+/**
+ * `file://` models on Node: `model.json` and `weights.bin` in a folder. The only Keel module that
+ * touches the file system for models; the core never imports it (see `io/index.ts`).
+ *
+ * Saving is atomic per model: both files are written to temporary names and flushed, the previous
+ * pair is kept as hard links (`model.json.prev`, `weights.bin.prev`) while the new files are renamed
+ * into place, then the links are removed. model.json records a CRC-32 of weights.bin under the
+ * top-level key `keel` (TF.js ignores it), so a crash between the two renames is detected on
+ * loading, which then falls back to the intact previous pair.
+ */
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { ModelFormatError } from '../errors.js';
+import { ValueError } from '../../core/errors.js';
+import { artifactsToModelJSON, parseModelJSON } from '../modelArtifacts.js';
+import { artifactsInfo } from '../router.js';
+import { crc32 } from '../crc32.js';
+import type { IOHandler, ModelArtifacts, SaveResult } from '../types.js';
+
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
+/** model.json files larger than this are refused before reading (a real one is a few KB). */
+const MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024;
+
+interface KeelStamp {
+  weightsCrc32: number;
+  weightsBytes: number;
+}
+
+/** 'file://DIR' or 'file://DIR/model.json' → the folder and the model file's name. */
+export function parseFileUrl(url: string): { dir: string; modelFile: string } {
+  let path: string;
+  if (url.startsWith('file:///')) path = fileURLToPath(url);
+  else path = url.slice('file://'.length);
+  if (path.length === 0) throw new ValueError(`file:// URL without a path, received '${url}'. Example: 'file://./my-model'.`);
+  path = nodePath.resolve(path);
+  if (path.endsWith('.json')) return { dir: nodePath.dirname(path), modelFile: nodePath.basename(path) };
+  return { dir: path, modelFile: MODEL_FILE };
+}
+
+export function fileSystemHandler(url: string): IOHandler {
+  const { dir, modelFile } = parseFileUrl(url);
+  return {
+    save: (artifacts) => saveToFolder(dir, modelFile, artifacts),
+    load: () => loadFromFolder(dir, modelFile),
+  };
+}
+
+async function saveToFolder(dir: string, modelFile: string, artifacts: ModelArtifacts): Promise<SaveResult> {
+  await fs.mkdir(dir, { recursive: true });
+  const weights = new Uint8Array(artifacts.weightData);
+  const json = artifactsToModelJSON(artifacts, WEIGHTS_FILE) as unknown as Record<string, unknown>;
+  json.keel = { weightsCrc32: crc32(weights), weightsBytes: weights.byteLength } satisfies KeelStamp;
+  const modelPath = nodePath.join(dir, modelFile);
+  const weightsPath = nodePath.join(dir, WEIGHTS_FILE);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const modelTmp = nodePath.join(dir, `.${modelFile}.${tag}.tmp`);
+  const weightsTmp = nodePath.join(dir, `.${WEIGHTS_FILE}.${tag}.tmp`);
+  try {
+    await writeDurably(weightsTmp, weights);
+    await writeDurably(modelTmp, new TextEncoder().encode(JSON.stringify(json)));
+    await keepPreviousPair(modelPath, weightsPath);
+    await fs.rename(weightsTmp, weightsPath);
+    await fs.rename(modelTmp, modelPath);
+    await syncFolder(dir);
+  } catch (e) {
+    await Promise.all([fs.rm(modelTmp, { force: true }), fs.rm(weightsTmp, { force: true })]);
+    throw e;
+  }
+  await Promise.all([fs.rm(`${modelPath}.prev`, { force: true }), fs.rm(`${weightsPath}.prev`, { force: true })]);
+  return artifactsInfo(artifacts);
+}
+
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await fs.open(path, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, fsConstants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a folder; the renames are still atomic.
+  }
+}
+
+/**
+ * Hard-links the current pair as `.prev`, so that it survives a crash between the two renames.
+ * A leftover `.prev` pair from an interrupted save is kept when the current pair is inconsistent.
+ */
+async function keepPreviousPair(modelPath: string, weightsPath: string): Promise<void> {
+  if (!(await exists(modelPath)) || !(await exists(weightsPath))) return;
+  if ((await exists(`${modelPath}.prev`)) && !(await pairIsConsistent(modelPath, weightsPath))) return;
+  for (const p of [modelPath, weightsPath]) {
+    await fs.rm(`${p}.prev`, { force: true });
+    await fs.link(p, `${p}.prev`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pairIsConsistent(modelPath: string, weightsPath: string): Promise<boolean> {
+  try {
+    const stamp = stampOf(JSON.parse(await fs.readFile(modelPath, 'utf8')));
+    if (!stamp) return true;
+    const weights = await fs.readFile(weightsPath);
+    return weights.byteLength === stamp.weightsBytes && crc32(weights) === stamp.weightsCrc32;
+  } catch {
+    return false;
+  }
+}
+
+function stampOf(json: unknown): KeelStamp | null {
+  const stamp = (json as { keel?: Partial<KeelStamp> } | null)?.keel;
+  if (!stamp || typeof stamp.weightsCrc32 !== 'number' || typeof stamp.weightsBytes !== 'number') return null;
+  return stamp as KeelStamp;
+}
+
+async function loadFromFolder(dir: string, modelFile: string, previous = false): Promise<ModelArtifacts> {
+  const modelPath = nodePath.join(dir, modelFile);
+  let size: number;
+  try {
+    size = (await fs.stat(modelPath)).size;
+  } catch {
+    throw new ValueError(`loadLayersModel: no model file at '${modelPath}'. Expected the model.json written by model.save('file://DIR').`);
+  }
+  if (size > MAX_MODEL_JSON_BYTES) {
+    throw new ModelFormatError(`loadLayersModel: '${modelPath}' is ${size} bytes; a model.json holds at most ${MAX_MODEL_JSON_BYTES}.`);
+  }
+  const text = await fs.readFile(modelPath, 'utf8');
+  const { artifacts, groups } = parseModelJSON(text);
+  const realDir = await fs.realpath(dir);
+  const parts: Uint8Array[] = [];
+  for (const group of groups) {
+    const files = await Promise.all(group.paths.map(async (p) => {
+      const resolved = await fs.realpath(nodePath.join(dir, previous ? `${p}.prev` : p)).catch(() => {
+        throw new ModelFormatError(`weightsManifest: weight file '${p}' is missing from '${dir}'.`);
+      });
+      const relative = nodePath.relative(realDir, resolved);
+      if (relative.startsWith('..') || nodePath.isAbsolute(relative)) {
+        throw new ModelFormatError(`weightsManifest: weight file '${p}' resolves outside the model's folder ('${dir}'); refusing to read it.`);
+      }
+      return { resolved, size: (await fs.stat(resolved)).size };
+    }));
+    const total = files.reduce((n, f) => n + f.size, 0);
+    if (total !== group.bytes) {
+      throw new ModelFormatError(
+        `weights: the manifest describes ${group.bytes} bytes in ${group.paths.join(', ')}, but the files hold ${total} ` +
+          `(${total < group.bytes ? 'truncated' : 'oversized'}); the weights file does not belong to this model.json or is damaged.`,
+      );
+    }
+    for (const f of files) parts.push(await fs.readFile(f.resolved));
+  }
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const weightData = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    weightData.set(p, offset);
+    offset += p.byteLength;
+  }
+  const stamp = stampOf(JSON.parse(text));
+  if (stamp && (stamp.weightsBytes !== total || crc32(weightData) !== stamp.weightsCrc32)) {
+    if (!previous && (await exists(nodePath.join(dir, `${modelFile}.prev`)))) {
+      // A save was interrupted between its two renames: the previous pair is intact under .prev.
+      return loadFromFolder(dir, `${modelFile}.prev`, true).catch(() => {
+        throw checksumError(dir);
+      });
+    }
+    throw checksumError(dir);
+  }
+  return { ...artifacts, weightData: weightData.buffer };
+}
+
+function checksumError(dir: string): ModelFormatError {
+  return new ModelFormatError(
+    `weights: weights.bin in '${dir}' does not match the CRC-32 recorded in model.json; the file was modified, ` +
+      `damaged, or a save was interrupted. Save the model again.`,
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * Where models are saved and loaded: a URL (`file://DIR`) resolved by a registry of schemes, or
+ * an IOHandler object given directly (TF.js's convention). The registry keeps Node's file system
+ * out of the core: `file://` is registered by `io/index.ts` and loads `io/node/` only when used.
+ */
+import type { Sequential } from '../models/sequential.js';
+import { ValueError } from '../core/errors.js';
+import { ModelFormatError } from './errors.js';
+import { artifactsToModel, modelToArtifacts } from './modelArtifacts.js';
+import type { IOHandler, ModelArtifacts, SaveResult } from './types.js';
+
+type HandlerFactory = (url: string) => IOHandler | Promise<IOHandler>;
+const schemes = new Map<string, HandlerFactory>();
+
+/** Makes `scheme://...` URLs resolve to handlers made by `factory` (e.g. 'file://'). */
+export function registerIOScheme(scheme: string, factory: HandlerFactory): void {
+  schemes.set(scheme, factory);
+}
+
+async function resolve(destination: string | IOHandler, where: string, method: 'save' | 'load'): Promise<IOHandler> {
+  if (typeof destination === 'string') {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(destination)?.[0].toLowerCase();
+    const factory = scheme && schemes.get(scheme);
+    if (!factory) {
+      throw new ValueError(
+        `${where}: expected a URL with a known scheme (${[...schemes.keys()].join(', ') || 'none registered'}) or an IOHandler, ` +
+          `received '${destination.slice(0, 120)}'. Example: 'file://./my-model'.`,
+      );
+    }
+    return factory(destination);
+  }
+  if (typeof destination !== 'object' || destination === null || typeof destination[method] !== 'function') {
+    throw new ValueError(`${where}: expected a URL string or an IOHandler with a ${method}() method, received ${String(destination)}.`);
+  }
+  return destination;
+}
+
+/** Saves `model` (topology and weights; optimizer state excluded). */
+export async function saveModel(model: Sequential, destination: string | IOHandler): Promise<SaveResult> {
+  const handler = await resolve(destination, 'save', 'save');
+  if (!handler.save) throw new ValueError(`save: the handler for '${String(destination)}' cannot save.`);
+  return handler.save(modelToArtifacts(model));
+}
+
+/**
+ * Loads a Sequential model saved in the TF.js Layers format, by Keel or by TensorFlow.js.
+ * Throws ModelFormatError (never returns a half-built model) when the files are damaged or hostile.
+ *
+ * @example const model = await keel.loadLayersModel('file://./my-model/model.json');
+ */
+export async function loadLayersModel(source: string | IOHandler): Promise<Sequential> {
+  const handler = await resolve(source, 'loadLayersModel', 'load');
+  if (!handler.load) throw new ValueError(`loadLayersModel: the handler for '${String(source)}' cannot load.`);
+  const artifacts = await handler.load();
+  if (typeof artifacts !== 'object' || artifacts === null) {
+    throw new ModelFormatError(`loadLayersModel: the handler returned ${String(artifacts)} instead of model artifacts.`);
+  }
+  return artifactsToModel(artifacts);
+}
+
+/** A handler that loads from artifacts in memory (as TF.js's `tf.io.fromMemory`). */
+export function fromMemory(artifacts: ModelArtifacts): IOHandler {
+  return { load: async () => artifacts };
+}
+
+/** A handler that passes the artifacts to `saveFn` (as TF.js's `tf.io.withSaveHandler`). */
+export function withSaveHandler(saveFn: (artifacts: ModelArtifacts) => Promise<SaveResult | void>): IOHandler {
+  return {
+    save: async (artifacts) => (await saveFn(artifacts)) ?? artifactsInfo(artifacts),
+  };
+}
+
+/** TF.js's SaveResult figures for some artifacts. */
+export function artifactsInfo(artifacts: ModelArtifacts): SaveResult {
+  return {
+    modelArtifactsInfo: {
+      dateSaved: new Date(),
+      modelTopologyType: 'JSON',
+      modelTopologyBytes: JSON.stringify(artifacts.modelTopology).length,
+      weightSpecsBytes: JSON.stringify(artifacts.weightSpecs).length,
+      weightDataBytes: artifacts.weightData.byteLength,
+    },
+  };
+}
