@@ -18,6 +18,10 @@ import { getOptimizer, type Optimizer } from '../optimizers/index.js';
 import { empty, sliceRows } from '../ops/tensor.js';
 import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
+import type { IOHandler, SaveResult } from '../io/types.js';
+
+/** Filled in by `io/index.ts` (io depends on models, not the reverse). @internal */
+export const modelSavers: { save: ((model: Sequential, destination: string | IOHandler) => Promise<SaveResult>) | null } = { save: null };
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -383,6 +387,12 @@ export class Sequential {
     }
     const correct = compiled.metrics.map((m) => m.correct(out, y));
     return { loss, correct };
+  }
+
+  /** Saves topology and weights in the TF.js Layers format, e.g. `await model.save('file://./my-model')` (see src/io). */
+  async save(destination: string | IOHandler): Promise<SaveResult> {
+    if (!modelSavers.save) throw new StateError(`save: Keel's io module is not loaded; import keel from its index.`);
+    return modelSavers.save(this, destination);
   }
 
   // ---- inference ----------------------------------------------------------------------------
