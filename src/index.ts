@@ -23,3 +23,4 @@ export * as datasets from './data/index.js';
 export * as zoo from './models/zoo.js';
 export * as io from './io/index.js';
 export { loadLayersModel, fromMemory, withSaveHandler, registerIOScheme, modelToArtifacts, artifactsToModel, ModelFormatError, type IOHandler, type ModelArtifacts, type ModelJSON, type SaveResult, type WeightSpec } from './io/index.js';
+export * from './inference/index.js';
