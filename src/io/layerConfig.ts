@@ -230,6 +230,12 @@ const NAMED_SCALED: Record<string, (args: { seed?: number }) => Initializer> = {
   HeUniform: init.heUniform, LecunNormal: init.lecunNormal, LecunUniform: init.lecunUniform,
 };
 
+/** Keel's named VarianceScaling initializers by their parameters (Keras's definitions). */
+const NAMED_BY_PARAMETERS: Record<string, string> = {
+  '1/fanAvg/uniform': 'GlorotUniform', '1/fanAvg/truncatedNormal': 'GlorotNormal', '2/fanIn/truncatedNormal': 'HeNormal',
+  '2/fanIn/uniform': 'HeUniform', '1/fanIn/truncatedNormal': 'LecunNormal', '1/fanIn/uniform': 'LecunUniform',
+};
+
 function initializerFromJSON(value: unknown, where: string, fallback: Initializer): Initializer {
   if (value === undefined || value === null) return fallback;
   const e = object(value, where);
@@ -251,7 +257,11 @@ function initializerFromJSON(value: unknown, where: string, fallback: Initialize
         if (!mode || !distribution) {
           throw new ModelFormatError(`${where}.config: expected mode fan_in|fan_out|fan_avg and distribution normal|truncated_normal|untruncated_normal|uniform, received ${JSON.stringify(c).slice(0, 120)}.`);
         }
-        return init.varianceScaling({ scale: optionalNumber('scale'), mode: mode as never, distribution: distribution as never, seed });
+        const scale = optionalNumber('scale') ?? 1;
+        // TF.js writes HeNormal & co. as VarianceScaling; recognise them so that configs round-trip.
+        const named = NAMED_BY_PARAMETERS[`${scale}/${mode}/${distribution}`];
+        if (named) return NAMED_SCALED[named]({ seed });
+        return init.varianceScaling({ scale, mode: mode as never, distribution: distribution as never, seed });
       }
       default: {
         const named = NAMED_SCALED[className];

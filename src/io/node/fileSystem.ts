@@ -58,15 +58,19 @@ async function saveToFolder(dir: string, modelFile: string, artifacts: ModelArti
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const modelTmp = nodePath.join(dir, `.${modelFile}.${tag}.tmp`);
   const weightsTmp = nodePath.join(dir, `.${WEIGHTS_FILE}.${tag}.tmp`);
+  let weightsReplaced = false;
   try {
     await writeDurably(weightsTmp, weights);
     await writeDurably(modelTmp, new TextEncoder().encode(JSON.stringify(json)));
     await keepPreviousPair(modelPath, weightsPath);
     await fs.rename(weightsTmp, weightsPath);
+    weightsReplaced = true;
     await fs.rename(modelTmp, modelPath);
     await syncFolder(dir);
   } catch (e) {
     await Promise.all([fs.rm(modelTmp, { force: true }), fs.rm(weightsTmp, { force: true })]);
+    // model.json could not be replaced: put the previous weights back beside it.
+    if (weightsReplaced && (await exists(`${weightsPath}.prev`))) await fs.rename(`${weightsPath}.prev`, weightsPath).catch(() => {});
     throw e;
   }
   await Promise.all([fs.rm(`${modelPath}.prev`, { force: true }), fs.rm(`${weightsPath}.prev`, { force: true })]);
