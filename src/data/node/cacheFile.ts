@@ -22,7 +22,7 @@ export function loadOrBuildCache(path: string, fingerprint: number, build: () =>
     return { set: decodeCache(bytes, path, fingerprint), status: 'hit' };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') why = `rebuilt: ${e instanceof DataError ? e.message : code ?? (e as Error).message}`;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') why = `rebuilt: ${e instanceof DataError ? e.message : code ?? (e as Error).message}`;
   }
   const set = build();
   try {

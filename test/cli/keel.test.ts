@@ -1,0 +1,113 @@
+/** The `keel` command, run as a user runs it (a child process). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+
+function keel(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'keel.ts'), ...args], {
+    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Exit code 2, one line on stderr, no stack trace. */
+function assertUsageError(r: ReturnType<typeof keel>, pattern: RegExp): void {
+  assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line, received:\n${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+test('--help of the program and of every command', () => {
+  const top = keel('--help');
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /Usage: keel \[options\] \[command\]/);
+  assert.match(top.stdout, /summary .*\n.*train /s);
+  const summary = keel('summary', '--help');
+  assert.equal(summary.code, 0);
+  assert.match(summary.stdout, /Usage: keel summary/);
+  assert.match(summary.stdout, /choices: "seed",\s+"seed-before", "plain"/);
+  const train = keel('train', '--help');
+  assert.equal(train.code, 0);
+  for (const flag of ['--model', '--dataset', '--epochs', '--batch-size', '--optimizer', '--learning-rate', '--activation',
+    '--kernel-initializer', '--seed', '--train-limit', '--save', '--json', '--no-scale', '--data-dir', '--verbose', '--debug']) {
+    assert.ok(train.stdout.includes(flag), `train --help lacks ${flag}`);
+  }
+  assert.equal(keel('help', 'train').code, 0);
+});
+
+test('summary prints the Keras-style table of each model', () => {
+  const seed = keel('summary');
+  assert.equal(seed.code, 0);
+  assert.match(seed.stdout, /batch_normalization \(BatchNo \(None, 784\)\s+3136/);
+  assert.match(seed.stdout, /Total params: 271,346/);
+  const before = keel('summary', '--model', 'seed-before');
+  assert.match(before.stdout, /dense \(Dense\)\s+\(None, 300\)\s+235200/); // no bias
+  assert.match(before.stdout, /activation \(Activation\)/);
+  const plain = keel('summary', '-m', 'plain');
+  assert.doesNotMatch(plain.stdout, /BatchNo/);
+  assert.match(plain.stdout, /Total params: 266,610/);
+});
+
+test('bad flags and values: one line, exit code 2, no stack', () => {
+  assertUsageError(keel('train', '--epoch', '3'), /^keel train: unknown option '--epoch' \(Did you mean --epochs\?\)/);
+  assertUsageError(keel('train', '--model', 'big'), /argument 'big' is invalid\. Allowed choices are seed, seed-before, plain/);
+  assertUsageError(keel('train', '--epochs', '0'), /expected a positive integer, received '0'/);
+  assertUsageError(keel('train', '--learning-rate', 'fast'), /expected a positive number/);
+  assertUsageError(keel('train', '--kernel-initializer', 'he_norml'), /Allowed choices are glorotUniform/);
+  assertUsageError(keel('train', '--dataset', 'cifar'), /Allowed choices are fashion-mnist, mnist/);
+  assertUsageError(keel('tran'), /^keel: unknown command 'tran' \(Did you mean train\?\)/);
+  assertUsageError(keel('summary', 'extra'), /too many arguments/);
+  assertUsageError(keel('train', '--train-limit', '70000'), /^keel: datasets\.fashionMnist: trainLimit 70000 is larger than the 55000 training images/);
+});
+
+test('data errors: bad IDX files give one line with exit code 2, and the stack only with --debug', (t) => {
+  const dir = tempDir(t);
+  for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+    writeFileSync(join(dir, name), new Uint8Array([0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0]));
+  }
+  assertUsageError(keel('train', '--dataset', 'mnist', '--data-dir', dir), /train-images-idx3-ubyte: bad magic number 0x12345678/);
+  const debug = keel('train', '--dataset', 'mnist', '--data-dir', dir, '--debug');
+  assert.equal(debug.code, 2);
+  assert.match(debug.stderr, /\n\s+at /);
+  assertUsageError(keel('train', '--data-dir', join(dir, 'missing')), /data folder not found/);
+});
+
+test('train on a tiny subset finishes and writes a well-formed --json report', (t) => {
+  const dir = tempDir(t);
+  const report = join(dir, 'report.json');
+  const r = keel('train', '--train-limit', '2000', '--epochs', '1', '--json', report, '--seed', '3');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  // Not a terminal: no live bar, one line for the epoch.
+  assert.match(r.stdout, /Epoch 1\/1\n63\/63 \[={30}\] - \d+s \d+ms\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}\n/);
+  assert.match(r.stdout, /Test accuracy: 0\.\d{4}/);
+  assert.match(r.stdout, /9 Ankle boot\s+(\d+\s+){10}\s*0\.\d{3}/);
+  assert.match(r.stdout, /batch_normalization_2 \(100\)\s+moving mean \[-?\d/);
+  const json = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(json.options.model, 'seed');
+  assert.equal(json.options.seed, 3);
+  assert.equal(json.data.train, 2000);
+  assert.equal(json.data.validation, 5000);
+  assert.deepEqual(json.history.epoch, [0]);
+  for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) assert.equal(json.history[key].length, 1, key);
+  assert.ok(json.test.accuracy > 0.3 && json.test.accuracy <= 1, `test accuracy ${json.test.accuracy}`);
+  const matrix: number[][] = json.confusionMatrix.rowsTrueColumnsPredicted;
+  assert.equal(matrix.flat().reduce((a, b) => a + b, 0), 10000);
+  assert.ok(Math.abs(matrix.reduce((correct, row, i) => correct + row[i], 0) / 10000 - json.test.accuracy) < 1e-6);
+  assert.equal(json.batchNormalization.length, 3);
+  assert.ok(json.seconds.train > 0 && json.samplesPerSecond > 0);
+  assert.ok(Math.abs(json.samplesPerSecond - 2000 / json.seconds.train) < 1e-6 * json.samplesPerSecond);
+});
