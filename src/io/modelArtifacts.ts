@@ -8,6 +8,7 @@
 import { Sequential } from '../models/sequential.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
+import { KeelError } from '../core/errors.js';
 import { wrap } from '../ops/tensor.js';
 import { ModelFormatError } from './errors.js';
 import {
@@ -252,7 +253,14 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
 
   // Phase 3: build (sizes are now bounded by the bytes actually present) and set weights.
   const layers: Layer[] = plans.map((plan, i) => buildLayer(plan, i === 0 ? inputShape : undefined));
-  const model = new Sequential({ layers, name: modelName });
+  let model: Sequential;
+  try {
+    model = new Sequential({ layers, name: modelName });
+  } catch (e) {
+    // Building checks what only the assembled stack knows (e.g. BN's axis against the input rank).
+    if (e instanceof KeelError) throw new ModelFormatError(`modelTopology: ${e.message}`);
+    throw e;
+  }
   const tensors: Tensor[] = model.weights.map((v) => {
     const src = byName.get(v.name)!;
     return wrap(v.value.dtype === 'float32' ? Float32Array.from(src) : Float64Array.from(src), v.shape);
