@@ -25,9 +25,13 @@ export interface FitParams {
   metrics: string[];
 }
 
-/** Callbacks that also receive the run's parameters (progress bars need the step count). */
-export interface ParamsAwareCallback extends Callback {
+/**
+ * Callbacks that also receive the run's parameters (progress bars need the step count) and the
+ * model being trained (diagnostics read its layers), as TF.js's `setParams` and `setModel`.
+ */
+export interface ParamsAwareCallback<M = unknown> extends Callback {
   setParams?(params: FitParams): void;
+  setModel?(model: M): void;
 }
 
 /** The per-epoch figures of a `fit`, as `history.history.loss` (TF.js) or `history.loss`. */

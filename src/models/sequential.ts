@@ -265,7 +265,10 @@ export class Sequential {
     };
     const history = new History();
     history.params = params;
-    for (const cb of callbacks) (cb as ParamsAwareCallback).setParams?.(params);
+    for (const cb of callbacks) {
+      (cb as ParamsAwareCallback<Sequential>).setModel?.(this);
+      (cb as ParamsAwareCallback<Sequential>).setParams?.(params);
+    }
     this.stopTraining = false;
     for (const cb of callbacks) await cb.onTrainBegin?.();
     const order = new Int32Array(n).map((_, i) => i);

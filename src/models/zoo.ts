@@ -11,6 +11,7 @@
 import { ValueError } from '../core/errors.js';
 import * as layers from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
+import type { Initializer } from '../initializers/index.js';
 import { Sequential } from './sequential.js';
 
 export const MODEL_NAMES = ['seed', 'seed-before', 'plain'] as const;
@@ -20,7 +21,7 @@ export interface ZooModelArgs {
   /** Activation of the hidden layers. Default 'relu' (as in the chapter's notebook). */
   activation?: string;
   /** Initializer of the Dense kernels. Default 'glorotUniform' (Keras's default). */
-  kernelInitializer?: string;
+  kernelInitializer?: string | Initializer;
   /** Shape of one input example. Default [28, 28]. */
   inputShape?: number[];
   /** Hidden layer sizes. Default [300, 100]. */
