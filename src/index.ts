@@ -24,3 +24,4 @@ export * as zoo from './models/zoo.js';
 export * as io from './io/index.js';
 export { loadLayersModel, fromMemory, withSaveHandler, registerIOScheme, modelToArtifacts, artifactsToModel, ModelFormatError, type IOHandler, type ModelArtifacts, type ModelJSON, type SaveResult, type WeightSpec } from './io/index.js';
 export * from './inference/index.js';
+export * as callbacks from './diagnostics/index.js';
