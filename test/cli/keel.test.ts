@@ -5,10 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as keel from '../../src/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
-function keel(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+function runKeel(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'keel.ts'), ...args], {
     cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' },
   });
@@ -22,7 +23,7 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 /** Exit code 2, one line on stderr, no stack trace. */
-function assertUsageError(r: ReturnType<typeof keel>, pattern: RegExp): void {
+function assertUsageError(r: ReturnType<typeof runKeel>, pattern: RegExp): void {
   assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `expected one line, received:\n${r.stderr}`);
@@ -31,46 +32,46 @@ function assertUsageError(r: ReturnType<typeof keel>, pattern: RegExp): void {
 }
 
 test('--help of the program and of every command', () => {
-  const top = keel('--help');
+  const top = runKeel('--help');
   assert.equal(top.code, 0);
   assert.match(top.stdout, /Usage: keel \[options\] \[command\]/);
   assert.match(top.stdout, /summary .*\n.*train /s);
-  const summary = keel('summary', '--help');
+  const summary = runKeel('summary', '--help');
   assert.equal(summary.code, 0);
   assert.match(summary.stdout, /Usage: keel summary/);
   assert.match(summary.stdout, /choices: "seed",\s+"seed-before", "plain"/);
-  const train = keel('train', '--help');
+  const train = runKeel('train', '--help');
   assert.equal(train.code, 0);
   for (const flag of ['--model', '--dataset', '--epochs', '--batch-size', '--optimizer', '--learning-rate', '--activation',
     '--kernel-initializer', '--seed', '--train-limit', '--save', '--json', '--no-scale', '--data-dir', '--verbose', '--debug']) {
     assert.ok(train.stdout.includes(flag), `train --help lacks ${flag}`);
   }
-  assert.equal(keel('help', 'train').code, 0);
+  assert.equal(runKeel('help', 'train').code, 0);
 });
 
 test('summary prints the Keras-style table of each model', () => {
-  const seed = keel('summary');
+  const seed = runKeel('summary');
   assert.equal(seed.code, 0);
   assert.match(seed.stdout, /batch_normalization \(BatchNo \(None, 784\)\s+3136/);
   assert.match(seed.stdout, /Total params: 271,346/);
-  const before = keel('summary', '--model', 'seed-before');
+  const before = runKeel('summary', '--model', 'seed-before');
   assert.match(before.stdout, /dense \(Dense\)\s+\(None, 300\)\s+235200/); // no bias
   assert.match(before.stdout, /activation \(Activation\)/);
-  const plain = keel('summary', '-m', 'plain');
+  const plain = runKeel('summary', '-m', 'plain');
   assert.doesNotMatch(plain.stdout, /BatchNo/);
   assert.match(plain.stdout, /Total params: 266,610/);
 });
 
 test('bad flags and values: one line, exit code 2, no stack', () => {
-  assertUsageError(keel('train', '--epoch', '3'), /^keel train: unknown option '--epoch' \(Did you mean --epochs\?\)/);
-  assertUsageError(keel('train', '--model', 'big'), /argument 'big' is invalid\. Allowed choices are seed, seed-before, plain/);
-  assertUsageError(keel('train', '--epochs', '0'), /expected a positive integer, received '0'/);
-  assertUsageError(keel('train', '--learning-rate', 'fast'), /expected a positive number/);
-  assertUsageError(keel('train', '--kernel-initializer', 'he_norml'), /Allowed choices are glorotUniform/);
-  assertUsageError(keel('train', '--dataset', 'cifar'), /Allowed choices are fashion-mnist, mnist/);
-  assertUsageError(keel('tran'), /^keel: unknown command 'tran' \(Did you mean train\?\)/);
-  assertUsageError(keel('summary', 'extra'), /too many arguments/);
-  assertUsageError(keel('train', '--train-limit', '70000'), /^keel: datasets\.fashionMnist: trainLimit 70000 is larger than the 55000 training images/);
+  assertUsageError(runKeel('train', '--epoch', '3'), /^keel train: unknown option '--epoch' \(Did you mean --epochs\?\)/);
+  assertUsageError(runKeel('train', '--model', 'big'), /argument 'big' is invalid\. Allowed choices are seed, seed-before, plain/);
+  assertUsageError(runKeel('train', '--epochs', '0'), /expected a positive integer, received '0'/);
+  assertUsageError(runKeel('train', '--learning-rate', 'fast'), /expected a positive number/);
+  assertUsageError(runKeel('train', '--kernel-initializer', 'he_norml'), /Allowed choices are glorotUniform/);
+  assertUsageError(runKeel('train', '--dataset', 'cifar'), /Allowed choices are fashion-mnist, mnist/);
+  assertUsageError(runKeel('tran'), /^keel: unknown command 'tran' \(Did you mean train\?\)/);
+  assertUsageError(runKeel('summary', 'extra'), /too many arguments/);
+  assertUsageError(runKeel('train', '--train-limit', '70000'), /^keel: datasets\.fashionMnist: trainLimit 70000 is larger than the 55000 training images/);
 });
 
 test('data errors: bad IDX files give one line with exit code 2, and the stack only with --debug', (t) => {
@@ -78,17 +79,18 @@ test('data errors: bad IDX files give one line with exit code 2, and the stack o
   for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
     writeFileSync(join(dir, name), new Uint8Array([0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0]));
   }
-  assertUsageError(keel('train', '--dataset', 'mnist', '--data-dir', dir), /train-images-idx3-ubyte: bad magic number 0x12345678/);
-  const debug = keel('train', '--dataset', 'mnist', '--data-dir', dir, '--debug');
+  assertUsageError(runKeel('train', '--dataset', 'mnist', '--data-dir', dir), /train-images-idx3-ubyte: bad magic number 0x12345678/);
+  const debug = runKeel('train', '--dataset', 'mnist', '--data-dir', dir, '--debug');
   assert.equal(debug.code, 2);
   assert.match(debug.stderr, /\n\s+at /);
-  assertUsageError(keel('train', '--data-dir', join(dir, 'missing')), /data folder not found/);
+  assertUsageError(runKeel('train', '--data-dir', join(dir, 'missing')), /data folder not found/);
 });
 
-test('train on a tiny subset finishes and writes a well-formed --json report', (t) => {
+test('train on a tiny subset finishes, writes a well-formed --json report and saves the model', async (t) => {
   const dir = tempDir(t);
   const report = join(dir, 'report.json');
-  const r = keel('train', '--train-limit', '2000', '--epochs', '1', '--json', report, '--seed', '3');
+  const saved = join(dir, 'model');
+  const r = runKeel('train', '--train-limit', '2000', '--epochs', '1', '--json', report, '--seed', '3', '--save', saved);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   // Not a terminal: no live bar, one line for the epoch.
@@ -110,4 +112,12 @@ test('train on a tiny subset finishes and writes a well-formed --json report', (
   assert.equal(json.batchNormalization.length, 3);
   assert.ok(json.seconds.train > 0 && json.samplesPerSecond > 0);
   assert.ok(Math.abs(json.samplesPerSecond - 2000 / json.seconds.train) < 1e-6 * json.samplesPerSecond);
+
+  // The saved model is the trained one: it reproduces the reported test accuracy.
+  assert.equal(json.savedTo, saved);
+  const model = await keel.loadLayersModel(`file://${saved}/model.json`);
+  model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const data = await keel.datasets.fashionMnist({ trainLimit: 2 });
+  const [, accuracy] = model.evaluate(data.test.xs, data.test.ys, { batchSize: 256 }) as keel.Tensor[];
+  assert.ok(Math.abs(accuracy.dataSync()[0] - json.test.accuracy) < 1e-6);
 });
