@@ -139,6 +139,10 @@ const VERSION = '0.1.0';
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
+  if (!argv.some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
+    process.stderr.write(`keel: missing command: use 'keel summary' or 'keel train' (see keel --help)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
