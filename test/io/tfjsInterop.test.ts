@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -60,7 +60,19 @@ for (const variant of ['seed', 'seed-before'] as Variant[]) {
       saved = artifacts;
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }));
-    const model = await keel.loadLayersModel(keel.fromMemory(saved as unknown as keel.ModelArtifacts));
+    const fromMemory = await keel.loadLayersModel(keel.fromMemory(saved as unknown as keel.ModelArtifacts));
+    // And from files laid out as tfjs-node's file:// handler writes them (model.json + weights.bin).
+    const dir = await mkdtemp(join(tmpdir(), 'keel-interop-'));
+    let model: keel.Sequential;
+    try {
+      const { weightData, weightSpecs, ...rest } = saved!;
+      await writeFile(join(dir, 'model.json'), JSON.stringify({ ...rest, weightsManifest: [{ paths: ['weights.bin'], weights: weightSpecs }] }));
+      await writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData as ArrayBuffer));
+      model = await keel.loadLayersModel(`file://${dir}/model.json`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(model.getWeights().map((w) => w.dataSync()), fromMemory.getWeights().map((w) => w.dataSync()));
     assert.equal(model.countParams(), tfModel.countParams());
     const x = randomInputs(16, [28, 28], 3);
     const expected = (tfModel.predict(tf.tensor(x.dataSync(), [16, 28, 28])) as tf.Tensor).dataSync();
