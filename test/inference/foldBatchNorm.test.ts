@@ -82,3 +82,20 @@ test('a BN with no Dense it may fold into stays, and the report says why', () =>
 test('foldBatchNorm refuses what is not a model', () => {
   assert.throws(() => keel.foldBatchNorm({} as keel.Sequential), { name: 'ValueError', message: /expected a Sequential model/ });
 });
+
+test('BN without γ or β (scale: false, center: false) and on rank-3 inputs folds too', () => {
+  const model = keel.sequential({ layers: [
+    keel.layers.batchNormalization({ inputShape: [5, 3], scale: false }),
+    keel.layers.dense({ units: 4, useBias: false }),
+    keel.layers.batchNormalization({ center: false }),
+    keel.layers.flatten(),
+    keel.layers.dense({ units: 2 }),
+  ] });
+  randomizeBatchNorm(model, 6);
+  const { model: folded, notFolded } = keel.foldBatchNorm(model);
+  assert.deepEqual(notFolded, []);
+  assert.deepEqual(folded.layers.map((l) => l.getClassName()), ['Dense', 'Flatten', 'Dense']);
+  assert.deepEqual(folded.inputShape, [5, 3]);
+  const x = randomInputs(6, [5, 3], 9);
+  assert.ok(maxAbsDiff(folded.predict(x).dataSync(), model.predict(x).dataSync()) < 1e-5);
+});
