@@ -128,3 +128,33 @@ test('bad destinations and sources say what was expected', async () => {
   await assert.rejects(model.save({} as keel.IOHandler), { name: 'ValueError', message: /IOHandler with a save\(\) method/ });
   await assert.rejects(keel.loadLayersModel('file:///nonexistent-keel-dir/model.json'), { name: 'ValueError', message: /no model file at/ });
 });
+
+test('reads the layout of tensorflowjs_converter output for Keras 2 (model_config, InputLayer, named initializers)', async () => {
+  const topology = {
+    keras_version: '2.15.0', backend: 'tensorflow',
+    model_config: { class_name: 'Sequential', config: { name: 'sequential', layers: [
+      { class_name: 'InputLayer', config: { batch_input_shape: [null, 2, 2], dtype: 'float32', sparse: false, ragged: false, name: 'flatten_input' } },
+      { class_name: 'Flatten', config: { name: 'flatten', trainable: true, dtype: 'float32', data_format: 'channels_last' } },
+      { class_name: 'BatchNormalization', config: { name: 'bn', trainable: true, dtype: 'float32', axis: [1], momentum: 0.99, epsilon: 0.001,
+        center: true, scale: true, beta_initializer: { class_name: 'Zeros', config: {} }, gamma_initializer: { class_name: 'Ones', config: {} },
+        moving_mean_initializer: { class_name: 'Zeros', config: {} }, moving_variance_initializer: { class_name: 'Ones', config: {} },
+        beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null } },
+      { class_name: 'Dense', config: { name: 'dense', trainable: true, dtype: 'float32', units: 2, activation: 'softmax', use_bias: true,
+        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } }, bias_initializer: { class_name: 'Zeros', config: {} },
+        kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null } },
+    ] } },
+    training_config: { loss: 'sparse_categorical_crossentropy' },
+  };
+  const specs: keel.WeightSpec[] = [
+    { name: 'bn/gamma', shape: [4], dtype: 'float32' }, { name: 'bn/beta', shape: [4], dtype: 'float32' },
+    { name: 'bn/moving_mean', shape: [4], dtype: 'float32' }, { name: 'bn/moving_variance', shape: [4], dtype: 'float32' },
+    { name: 'dense/kernel', shape: [4, 2], dtype: 'float32' }, { name: 'dense/bias', shape: [2], dtype: 'float32' },
+  ];
+  const values = Float32Array.from({ length: 26 }, (_, i) => 0.5 + i / 10);
+  const model = await keel.loadLayersModel(keel.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: values.buffer }));
+  assert.deepEqual(model.layers.map((l) => l.getClassName()), ['Flatten', 'BatchNormalization', 'Dense']);
+  assert.deepEqual(model.inputShape, [2, 2]);
+  const dense = model.layers[2] as keel.layers.Dense;
+  assert.deepEqual(dense.getWeights()[1].dataSync(), values.subarray(24));
+  assert.equal((dense.getConfig().kernel_initializer as { class_name: string }).class_name, 'GlorotUniform');
+});
