@@ -17,6 +17,6 @@ registerIOScheme('file://', async (url) => {
 modelSavers.save = saveModel;
 
 export { registerIOScheme, saveModel, loadLayersModel, fromMemory, withSaveHandler } from './router.js';
-export { modelToArtifacts, artifactsToModel, artifactsToModelJSON, parseModelJSON } from './modelArtifacts.js';
+export { modelToArtifacts, artifactsToModel, artifactsToModelJSON, parseModelJSON, weightBytes } from './modelArtifacts.js';
 export { ModelFormatError } from './errors.js';
 export type { IOHandler, ModelArtifacts, ModelJSON, SaveResult, WeightSpec, WeightsManifestGroup } from './types.js';

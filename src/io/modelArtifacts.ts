@@ -228,15 +228,14 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   const missing = [...expected.keys()].filter((n) => !seen.has(n));
   if (missing.length) throw new ModelFormatError(`weightsManifest: missing weights ${missing.join(', ')} that the topology needs.`);
   const totalBytes = specs.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
-  const data = artifacts.weightData;
-  if (!(data instanceof ArrayBuffer)) throw new ModelFormatError(`weightData: expected an ArrayBuffer of float32 values.`);
+  const data = weightBytes(artifacts.weightData);
   if (data.byteLength !== totalBytes) {
     throw new ModelFormatError(
       `weights: the manifest describes ${totalBytes} bytes, but ${data.byteLength} were given ` +
         `(${data.byteLength < totalBytes ? 'truncated' : 'oversized'}); the weights file does not belong to this model.json or is damaged.`,
     );
   }
-  const values = fromLittleEndian(data);
+  const values = fromLittleEndian(data.buffer as ArrayBuffer);
   const byName = new Map<string, Float32Array>();
   let offset = 0;
   for (const spec of specs) {
@@ -267,6 +266,24 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   });
   model.setWeights(tensors);
   return model;
+}
+
+/** The weight bytes of artifacts as one array (TF.js may split them into several buffers). */
+export function weightBytes(data: unknown): Uint8Array {
+  const part = (d: unknown): Uint8Array => {
+    if (d instanceof ArrayBuffer) return new Uint8Array(d);
+    if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    throw new ModelFormatError(`weightData: expected an ArrayBuffer (or an array of them) of float32 values, received ${String(d)}.`);
+  };
+  if (!Array.isArray(data)) return part(data).slice();
+  const parts = data.map(part);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
 }
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

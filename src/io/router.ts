@@ -6,7 +6,7 @@
 import type { Sequential } from '../models/sequential.js';
 import { ValueError } from '../core/errors.js';
 import { ModelFormatError } from './errors.js';
-import { artifactsToModel, modelToArtifacts } from './modelArtifacts.js';
+import { artifactsToModel, modelToArtifacts, weightBytes } from './modelArtifacts.js';
 import type { IOHandler, ModelArtifacts, SaveResult } from './types.js';
 
 type HandlerFactory = (url: string) => IOHandler | Promise<IOHandler>;
@@ -78,7 +78,7 @@ export function artifactsInfo(artifacts: ModelArtifacts): SaveResult {
       modelTopologyType: 'JSON',
       modelTopologyBytes: JSON.stringify(artifacts.modelTopology).length,
       weightSpecsBytes: JSON.stringify(artifacts.weightSpecs).length,
-      weightDataBytes: artifacts.weightData.byteLength,
+      weightDataBytes: weightBytes(artifacts.weightData).byteLength,
     },
   };
 }

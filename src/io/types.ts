@@ -34,8 +34,11 @@ export interface ModelArtifacts {
   generatedBy?: string;
   convertedBy?: string | null;
   weightSpecs: WeightSpec[];
-  /** The weights' bytes, little-endian float32, in `weightSpecs` order. */
-  weightData: ArrayBuffer;
+  /**
+   * The weights' bytes, little-endian float32, in `weightSpecs` order. TF.js 4.x may give several
+   * buffers to be read one after the other; Keel writes one.
+   */
+  weightData: ArrayBuffer | ArrayBuffer[];
   userDefinedMetadata?: Record<string, unknown>;
 }
 

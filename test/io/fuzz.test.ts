@@ -17,7 +17,7 @@ randomizeBatchNorm(base, 1);
 let artifacts: keel.ModelArtifacts;
 await base.save(keel.withSaveHandler(async (a) => { artifacts = a; }));
 const baseJSON = JSON.stringify(keel.io.artifactsToModelJSON(artifacts!));
-const baseWeights = new Uint8Array(artifacts!.weightData);
+const baseWeights = keel.io.weightBytes(artifacts!.weightData);
 
 const ODD_VALUES: unknown[] = [
   null, true, false, 0, -1, 1, 2.5, 1e9, 2 ** 31, -0, 1e308, '', 'Dense', 'Conv2D', '../x', '/etc/passwd', 'relu',

@@ -15,7 +15,7 @@ const model = seedModel('seed-before', [4, 4], [6, 5]);
 let artifacts: keel.ModelArtifacts;
 await model.save(keel.withSaveHandler(async (a) => { artifacts = a; }));
 const modelJSON = () => JSON.parse(JSON.stringify(keel.io.artifactsToModelJSON(artifacts))) as keel.ModelJSON & Record<string, unknown>;
-const weights = () => new Uint8Array(artifacts.weightData.slice(0));
+const weights = () => keel.io.weightBytes(artifacts.weightData);
 
 /** Loads a model.json document and weight bytes through the in-memory path. */
 function load(json: unknown, data: Uint8Array = weights()): keel.Sequential {
@@ -127,4 +127,12 @@ test('weights in several shards and groups load as one', () => {
   assert.deepEqual(groups.map((g) => g.bytes), [firstBytes, data.length - firstBytes]);
   const loaded = load(j, data);
   assert.equal(loaded.countParams(), model.countParams());
+});
+
+test('weight data split into several buffers (as TF.js 4.x may give it) loads as one; anything else is refused', () => {
+  const data = weights();
+  const { artifacts: parsed } = keel.io.parseModelJSON(JSON.stringify(modelJSON()));
+  const split = [data.slice(0, 10).buffer, data.slice(10).buffer] as ArrayBuffer[];
+  assert.equal(keel.artifactsToModel({ ...parsed, weightData: split }).countParams(), model.countParams());
+  assert.throws(() => keel.artifactsToModel({ ...parsed, weightData: 'abc' as never }), { name: 'ModelFormatError', message: /expected an ArrayBuffer/ });
 });

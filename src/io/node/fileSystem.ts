@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.js';
 import { ValueError } from '../../core/errors.js';
-import { artifactsToModelJSON, parseModelJSON } from '../modelArtifacts.js';
+import { artifactsToModelJSON, parseModelJSON, weightBytes } from '../modelArtifacts.js';
 import { artifactsInfo } from '../router.js';
 import { crc32 } from '../crc32.js';
 import type { IOHandler, ModelArtifacts, SaveResult } from '../types.js';
@@ -50,7 +50,7 @@ export function fileSystemHandler(url: string): IOHandler {
 
 async function saveToFolder(dir: string, modelFile: string, artifacts: ModelArtifacts): Promise<SaveResult> {
   await fs.mkdir(dir, { recursive: true });
-  const weights = new Uint8Array(artifacts.weightData);
+  const weights = weightBytes(artifacts.weightData);
   const json = artifactsToModelJSON(artifacts, WEIGHTS_FILE) as unknown as Record<string, unknown>;
   json.keel = { weightsCrc32: crc32(weights), weightsBytes: weights.byteLength } satisfies KeelStamp;
   const modelPath = nodePath.join(dir, modelFile);
