@@ -81,7 +81,7 @@ function initializerOption(): Option {
     .default('glorotUniform');
 }
 
-/** The command-line program; `output` receives what would go to stdout (tests capture it). */
+/** The command-line program (commander), set to throw instead of exiting so that `run` decides the exit code. */
 export function buildProgram(): Command {
   const program = new Command('keel')
     .description('Keel: train the batch-normalized networks of the BN chapter on Fashion-MNIST or MNIST.')
