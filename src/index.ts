@@ -2,10 +2,13 @@
  * Keel: a TypeScript neural-network library in which batch normalization is a first-class citizen,
  * with TensorFlow.js's Layers API. This file re-exports the public API; it holds no logic.
  */
-import { registerBackend } from './backend/backend.js';
+import { registerBackend, setBackend } from './backend/backend.js';
 import { createJsBackend } from './backend/js/index.js';
+import { createWasmBackend, wasmSupported } from './backend/wasm/index.js';
 
 registerBackend('js', createJsBackend);
+// WebAssembly SIMD kernels are the default wherever they run; 'js' stays the reference and fallback.
+if (wasmSupported()) { registerBackend('wasm', () => createWasmBackend()); setBackend('wasm'); }
 
 export { Tensor, type DType, type NestedArray } from './core/tensor.js';
 export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError } from './core/errors.js';

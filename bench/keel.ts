@@ -1,0 +1,75 @@
+/** Keel's side of the benchmark, on one backend: `node --import tsx bench/keel.ts js|wasm` prints JSON. */
+import * as keel from '../src/index.js';
+import { backend } from '../src/backend/backend.js';
+import { BN_SHAPES, GEMM_SHAPES, PREDICT_MANY, TRAIN_SAMPLES, randomFloats, randomLabels, timeIt, type Figure } from './common.js';
+
+function seedModel(): keel.Sequential {
+  const model = keel.zoo.buildModel('seed', { inputShape: [784] });
+  model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+  return model;
+}
+
+export async function runKeel(backendName: string, quick = false): Promise<Figure[]> {
+  keel.setBackend(backendName);
+  keel.setRandomSeed(1);
+  const figures: Figure[] = [];
+  const slow = backendName === 'js';
+  const samples = quick || slow ? TRAIN_SAMPLES / 8 : TRAIN_SAMPLES;
+  const x = keel.tensor(randomFloats(samples * 784), [samples, 784]);
+  const y = keel.tensor(randomLabels(samples), [samples]);
+
+  for (const batchSize of [32, 256]) {
+    const model = seedModel();
+    const ms = await timeIt(() => model.fit(x, y, { batchSize, epochs: 1, verbose: 0, shuffle: true }), quick ? 2 : 5, 1);
+    figures.push({ workload: `train batch ${batchSize}`, unit: 'samples/s', value: samples / (ms / 1000), higherIsBetter: true });
+  }
+
+  const model = seedModel();
+  await model.fit(x, y, { batchSize: 32, epochs: 1, verbose: 0 });
+  const one = keel.tensor(randomFloats(784, 7), [1, 784]);
+  const reps = slow ? 200 : 2000;
+  const msOne = await timeIt(() => {
+    for (let i = 0; i < reps; i++) model.predict(one);
+  }, quick ? 3 : 7, 1);
+  figures.push({ workload: 'predict 1', unit: 'µs', value: (msOne / reps) * 1000, higherIsBetter: false });
+
+  const many = keel.tensor(randomFloats(PREDICT_MANY * 784, 9), [PREDICT_MANY, 784]);
+  const msMany = await timeIt(() => model.predict(many, { batchSize: PREDICT_MANY }), quick ? 3 : 7, 1);
+  figures.push({ workload: `predict ${PREDICT_MANY}`, unit: 'samples/s', value: PREDICT_MANY / (msMany / 1000), higherIsBetter: true });
+
+  const be = backend();
+  const alloc = (n: number, seed: number) => {
+    const a = be.alloc(n, 'float32');
+    a.set(randomFloats(n, seed));
+    return a;
+  };
+  for (const [rows, cols] of BN_SHAPES) {
+    const xb = alloc(rows * cols, 3), dy = alloc(rows * cols, 4), gamma = alloc(cols, 5), beta = alloc(cols, 6);
+    const yb = alloc(rows * cols, 0), dx = alloc(rows * cols, 0);
+    const mean = alloc(cols, 0), variance = alloc(cols, 0), invStd = alloc(cols, 0), dg = alloc(cols, 0), db = alloc(cols, 0);
+    const inner = slow ? 5 : 50;
+    const ms = await timeIt(() => {
+      for (let i = 0; i < inner; i++) {
+        be.batchNormTrain(xb, gamma, beta, 1e-3, rows, cols, yb, mean, variance, invStd);
+        be.batchNormGrad(xb, dy, gamma, mean, invStd, rows, cols, dx, dg, db);
+      }
+    }, quick ? 3 : 9, 1);
+    figures.push({ workload: `BN fwd+bwd ${rows}x${cols}`, unit: 'µs', value: (ms / inner) * 1000, higherIsBetter: false });
+  }
+
+  for (const g of GEMM_SHAPES) {
+    const a = alloc(g.m * g.k, 1), b = alloc(g.k * g.n, 2), c = alloc(g.m * g.n, 0);
+    const flops = 2 * g.m * g.n * g.k;
+    const inner = Math.max(1, Math.round((slow ? 2e8 : 2e9) / flops / 5));
+    const ms = await timeIt(() => {
+      for (let i = 0; i < inner; i++) be.gemm(a, b, c, g.m, g.n, g.k, g.transA, g.transB, false);
+    }, quick ? 3 : 5, 1);
+    figures.push({ workload: `GEMM ${g.name}`, unit: 'GFLOP/s', value: flops / ((ms / inner) / 1000) / 1e9, higherIsBetter: true });
+  }
+  return figures;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await runKeel(process.argv[2] ?? 'wasm', process.argv.includes('--quick'));
+  console.log(JSON.stringify(figures, null, 1));
+}

@@ -1,0 +1,140 @@
+/**
+ * Storage for the wasm backend: float32 arrays that are views over the kernels' WebAssembly memory,
+ * so kernels read and write tensors in place.
+ *
+ * Blocks are 64-byte aligned (cache lines; SIMD loads) and recycled through exact-size free lists:
+ * layers reuse their buffers, so a training loop asks for the same few sizes over and over. A block
+ * returns to its list when `release` is called, or when its view is garbage-collected
+ * (FinalizationRegistry). The registry runs only between tasks, so a synchronous loop that drops
+ * tensors cannot be reclaimed until it yields; to keep memory bounded anyway, small arrays (which
+ * kernels copy in cheaply) and anything beyond `capBytes` of live wasm storage are plain
+ * Float32Arrays that the JavaScript collector owns, and the kernels stage those in and out.
+ *
+ * Gotcha: a subarray of a view does not keep the block alive; only the view `alloc` returned does.
+ */
+import { HEAP_BASE, MAX_PAGES, type LoadedKernels } from './kernels.js';
+
+const PAGE = 65536;
+const ALIGN = 64;
+
+export interface HeapOptions {
+  /** Arrays of fewer values than this are plain Float32Arrays (default 1024: 4 KB). */
+  minWasmSize?: number;
+  /** Live wasm storage beyond which new arrays are plain Float32Arrays (default 1 GiB). */
+  capBytes?: number;
+}
+
+export class WasmHeap {
+  readonly memory: WebAssembly.Memory;
+  private readonly shared: boolean;
+  private readonly minWasmSize: number;
+  private readonly capBytes: number;
+  /** Every ArrayBuffer the memory has exposed: a shared memory gives a new one after each grow. */
+  private readonly buffers = new Set<ArrayBufferLike>();
+  private f32: Float32Array;
+  private top = HEAP_BASE;
+  private readonly freeLists = new Map<number, number[]>();
+  /** Start address → bytes, for blocks handed out and not yet returned. */
+  private readonly live = new Map<number, number>();
+  private liveBytes = 0;
+  private readonly finalizer: FinalizationRegistry<number>;
+
+  constructor(kernels: LoadedKernels, options: HeapOptions = {}) {
+    const { minWasmSize = 1024, capBytes = 2 ** 30 } = options;
+    this.memory = kernels.memory;
+    this.shared = kernels.shared;
+    this.minWasmSize = minWasmSize;
+    this.capBytes = capBytes;
+    this.f32 = this.refresh();
+    this.finalizer = new FinalizationRegistry((ptr: number) => this.free(ptr));
+  }
+
+  /** Bytes of wasm storage handed out and not yet returned. */
+  get bytesInUse(): number {
+    return this.liveBytes;
+  }
+
+  /** Bytes the memory spans (it never shrinks). */
+  get bytesReserved(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** A Float32Array view of the whole memory, current after any growth. */
+  get heapF32(): Float32Array {
+    return this.f32;
+  }
+
+  /** Zeroed float32 storage of `size` values: a view over wasm memory when possible. */
+  alloc(size: number): Float32Array {
+    if (size < this.minWasmSize) return new Float32Array(size);
+    const bytes = Math.ceil((size * 4) / ALIGN) * ALIGN;
+    const ptr = this.liveBytes + bytes <= this.capBytes ? this.malloc(bytes) : -1;
+    if (ptr < 0) return new Float32Array(size);
+    const view = new Float32Array(this.memory.buffer, ptr, size);
+    this.finalizer.register(view, ptr, view);
+    return view;
+  }
+
+  /** Returns a view from `alloc` early. Anything else (plain arrays, subarrays) is ignored. */
+  release(view: Float32Array): void {
+    if (!this.owns(view) || !this.live.has(view.byteOffset)) return;
+    this.finalizer.unregister(view);
+    this.free(view.byteOffset);
+  }
+
+  /** Whether `a` lies in this heap's memory (then its byteOffset is its kernel pointer). */
+  owns(a: ArrayBufferView): boolean {
+    return this.buffers.has(a.buffer);
+  }
+
+  /**
+   * Raw scratch of `bytes` bytes for a kernel, outside the finalizer's reach: the caller frees it
+   * with `free`. Returns -1 when the memory cannot provide it.
+   */
+  malloc(bytes: number): number {
+    bytes = Math.ceil(bytes / ALIGN) * ALIGN;
+    const list = this.freeLists.get(bytes);
+    let ptr = list?.pop();
+    if (ptr !== undefined) {
+      this.f32.fill(0, ptr / 4, (ptr + bytes) / 4); // recycled blocks are dirty; alloc promises zeros
+    } else {
+      ptr = this.top;
+      if (ptr + bytes > this.memory.buffer.byteLength && !this.grow(ptr + bytes)) return -1;
+      this.top = ptr + bytes; // fresh memory is zero
+    }
+    this.live.set(ptr, bytes);
+    this.liveBytes += bytes;
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    const bytes = this.live.get(ptr);
+    if (bytes === undefined) return;
+    this.live.delete(ptr);
+    this.liveBytes -= bytes;
+    let list = this.freeLists.get(bytes);
+    if (!list) this.freeLists.set(bytes, (list = []));
+    list.push(ptr);
+  }
+
+  /** Grows a shared memory to hold `end` bytes (by at least half again, to grow rarely). */
+  private grow(end: number): boolean {
+    if (!this.shared) return false; // growing a plain memory would detach every live view
+    const have = this.memory.buffer.byteLength / PAGE;
+    const want = Math.min(MAX_PAGES, Math.max(Math.ceil(end / PAGE), Math.ceil(have * 1.5)));
+    if (want * PAGE < end) return false;
+    try {
+      this.memory.grow(want - have);
+    } catch {
+      return false;
+    }
+    this.f32 = this.refresh();
+    return true;
+  }
+
+  private refresh(): Float32Array {
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    return new Float32Array(buffer);
+  }
+}

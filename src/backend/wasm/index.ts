@@ -1,0 +1,191 @@
+/**
+ * The wasm backend: the kernels of assembly/*.as (SIMD, compiled by AssemblyScript) behind the
+ * `Backend` interface. Tensors it allocates live in the kernels' memory (see heap.ts), so kernels
+ * work on them in place; arrays from elsewhere (the js backend, `new Float32Array`) are staged:
+ * copied into scratch memory, and copied back if the kernel writes them. float64 arrays run on the
+ * reference kernels, as the Backend contract expects of float64.
+ */
+import type { Backend, UnaryKind } from '../backend.js';
+import type { DType, FloatArray } from '../../core/tensor.js';
+import { createJsBackend } from '../js/index.js';
+import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
+import { WasmHeap, type HeapOptions } from './heap.js';
+
+export { wasmSupported };
+
+/** How a kernel uses an argument: read it, write it, or both. */
+type Use = 'in' | 'out' | 'inout';
+
+/**
+ * Resolves the arrays of one kernel call to pointers. Arrays in the heap are used in place; others
+ * are copied into temporary blocks (one per distinct array, so aliased arguments stay aliased),
+ * and `finish` copies written ones back and frees the blocks.
+ */
+class Call {
+  private staged: { array: Float32Array; ptr: number; n: number; written: boolean }[] = [];
+  constructor(private readonly heap: WasmHeap) {}
+
+  ptr(array: Float32Array, n: number, use: Use): number {
+    if (this.heap.owns(array)) return array.byteOffset;
+    for (const s of this.staged) {
+      if (s.array === array) {
+        s.written ||= use !== 'in';
+        s.n = Math.max(s.n, n);
+        return s.ptr;
+      }
+    }
+    const ptr = this.heap.malloc(Math.max(n, 1) * 4);
+    if (ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory staging ${n} values.`);
+    if (use !== 'out') this.heap.heapF32.set(array.subarray(0, n), ptr / 4);
+    this.staged.push({ array, ptr, n, written: use !== 'in' });
+    return ptr;
+  }
+
+  finish(): void {
+    const f32 = this.heap.heapF32;
+    for (const s of this.staged) {
+      if (s.written) s.array.set(f32.subarray(s.ptr / 4, s.ptr / 4 + s.n));
+      this.heap.free(s.ptr);
+    }
+    this.staged.length = 0;
+  }
+}
+
+function allFloat32(...arrays: FloatArray[]): boolean {
+  for (const a of arrays) if (!(a instanceof Float32Array)) return false;
+  return true;
+}
+
+/** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
+export function createWasmBackend(options: HeapOptions = {}): Backend & { readonly heap: WasmHeap } {
+  const kernels = loadKernels();
+  const k: KernelExports = kernels.exports;
+  const heap = new WasmHeap(kernels, options);
+  const js = createJsBackend();
+  const call = new Call(heap);
+
+  // One scratch block for packing and per-column coefficients, grown on demand and kept.
+  let scratchPtr = -1;
+  let scratchBytes = 0;
+  const scratch = (floats: number): number => {
+    const bytes = Math.max(floats, 16) * 4;
+    if (bytes > scratchBytes) {
+      if (scratchPtr >= 0) heap.free(scratchPtr);
+      scratchPtr = heap.malloc(bytes * 1.25);
+      if (scratchPtr < 0) throw new Error(`wasm backend: out of WebAssembly memory for ${floats} floats of scratch.`);
+      scratchBytes = bytes * 1.25;
+    }
+    return scratchPtr;
+  };
+
+  return {
+    name: 'wasm',
+    heap,
+    alloc: (size: number, dtype: DType) => (dtype === 'float64' ? new Float64Array(size) : heap.alloc(size)),
+    release(data) {
+      if (data instanceof Float32Array) heap.release(data);
+    },
+
+    gemm(a, b, c, m, n, kk, transA, transB, accumulate) {
+      if (!allFloat32(a, b, c)) return js.gemm(a, b, c, m, n, kk, transA, transB, accumulate);
+      const s = scratch(k.gemmScratchFloats(m, n, kk));
+      const pa = call.ptr(a as Float32Array, m * kk, 'in');
+      const pb = call.ptr(b as Float32Array, kk * n, 'in');
+      const pc = call.ptr(c as Float32Array, m * n, accumulate ? 'inout' : 'out');
+      // The kernel packs both operands before writing C, so C may not alias A or B; the interface
+      // never asks for that, and staging keeps distinct arrays distinct.
+      k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, s);
+      call.finish();
+    },
+
+    addBias(x, bias, rows, cols) {
+      if (!allFloat32(x, bias)) return js.addBias(x, bias, rows, cols);
+      k.addBias(call.ptr(x as Float32Array, rows * cols, 'inout'), call.ptr(bias as Float32Array, cols, 'in'), rows, cols);
+      call.finish();
+    },
+
+    columnSums(x, rows, cols, out, accumulate) {
+      if (!allFloat32(x, out)) return js.columnSums(x, rows, cols, out, accumulate);
+      k.columnSums(call.ptr(x as Float32Array, rows * cols, 'in'), rows, cols,
+        call.ptr(out as Float32Array, cols, accumulate ? 'inout' : 'out'), +accumulate);
+      call.finish();
+    },
+
+    unary(kind: UnaryKind, x, y, n, alpha) {
+      if (!allFloat32(x, y)) return js.unary(kind, x, y, n, alpha);
+      const px = call.ptr(x as Float32Array, n, 'in');
+      k.unary(UNARY_CODES[kind], px, call.ptr(y as Float32Array, n, 'out'), n, alpha);
+      call.finish();
+    },
+
+    unaryGrad(kind: UnaryKind, x, y, dy, dx, n, alpha) {
+      if (!allFloat32(x, y, dy, dx)) return js.unaryGrad(kind, x, y, dy, dx, n, alpha);
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const py = call.ptr(y as Float32Array, n, 'in');
+      const pdy = call.ptr(dy as Float32Array, n, 'in');
+      k.unaryGrad(UNARY_CODES[kind], px, py, pdy, call.ptr(dx as Float32Array, n, 'out'), n, alpha);
+      call.finish();
+    },
+
+    softmax(x, y, rows, cols) {
+      if (!allFloat32(x, y)) return js.softmax(x, y, rows, cols);
+      const px = call.ptr(x as Float32Array, rows * cols, 'in');
+      k.softmax(px, call.ptr(y as Float32Array, rows * cols, 'out'), rows, cols);
+      call.finish();
+    },
+
+    softmaxGrad(y, dy, dx, rows, cols) {
+      if (!allFloat32(y, dy, dx)) return js.softmaxGrad(y, dy, dx, rows, cols);
+      const py = call.ptr(y as Float32Array, rows * cols, 'in');
+      const pdy = call.ptr(dy as Float32Array, rows * cols, 'in');
+      k.softmaxGrad(py, pdy, call.ptr(dx as Float32Array, rows * cols, 'out'), rows, cols);
+      call.finish();
+    },
+
+    batchNormTrain(x, gamma, beta, epsilon, rows, cols, y, mean, variance, invStd) {
+      if (!allFloat32(x, gamma, beta, y, mean, variance, invStd)) {
+        return js.batchNormTrain(x, gamma, beta, epsilon, rows, cols, y, mean, variance, invStd);
+      }
+      const s = scratch(cols);
+      const n = rows * cols;
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const pg = call.ptr(gamma as Float32Array, cols, 'in');
+      const pb = call.ptr(beta as Float32Array, cols, 'in');
+      k.batchNormTrain(px, pg, pb, epsilon, rows, cols, call.ptr(y as Float32Array, n, 'out'),
+        call.ptr(mean as Float32Array, cols, 'out'), call.ptr(variance as Float32Array, cols, 'out'),
+        call.ptr(invStd as Float32Array, cols, 'out'), s);
+      call.finish();
+    },
+
+    batchNormGrad(x, dy, gamma, mean, invStd, rows, cols, dx, dgamma, dbeta) {
+      if (!allFloat32(x, dy, gamma, mean, invStd, dx, dgamma, dbeta)) {
+        return js.batchNormGrad(x, dy, gamma, mean, invStd, rows, cols, dx, dgamma, dbeta);
+      }
+      const s = scratch(3 * cols);
+      const n = rows * cols;
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const pdy = call.ptr(dy as Float32Array, n, 'in');
+      const pg = call.ptr(gamma as Float32Array, cols, 'in');
+      const pm = call.ptr(mean as Float32Array, cols, 'in');
+      const pi = call.ptr(invStd as Float32Array, cols, 'in');
+      k.batchNormGrad(px, pdy, pg, pm, pi, rows, cols, call.ptr(dx as Float32Array, n, 'out'),
+        call.ptr(dgamma as Float32Array, cols, 'inout'), call.ptr(dbeta as Float32Array, cols, 'inout'), s);
+      call.finish();
+    },
+
+    batchNormInfer(x, mean, variance, gamma, beta, epsilon, rows, cols, y) {
+      if (!allFloat32(x, mean, variance, gamma, beta, y)) {
+        return js.batchNormInfer(x, mean, variance, gamma, beta, epsilon, rows, cols, y);
+      }
+      const s = scratch(2 * cols);
+      const n = rows * cols;
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const pm = call.ptr(mean as Float32Array, cols, 'in');
+      const pv = call.ptr(variance as Float32Array, cols, 'in');
+      const pg = call.ptr(gamma as Float32Array, cols, 'in');
+      const pb = call.ptr(beta as Float32Array, cols, 'in');
+      k.batchNormInfer(px, pm, pv, pg, pb, epsilon, rows, cols, call.ptr(y as Float32Array, n, 'out'), s);
+      call.finish();
+    },
+  };
+}

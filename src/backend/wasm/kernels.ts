@@ -1,0 +1,80 @@
+/**
+ * Loads the compiled kernels (kernels.generated.ts, built from assembly/*.as) into a WebAssembly
+ * memory. Synchronous, so that `setBackend('wasm')` needs no await: the module is a few KB.
+ */
+import { sharedKernels, unsharedKernels } from './kernels.generated.js';
+import type { UnaryKind } from '../backend.js';
+
+/** The kernels' exports. Pointers are byte offsets into the memory; sizes count f32 values. */
+export interface KernelExports {
+  gemm(a: number, b: number, c: number, m: number, n: number, k: number,
+    transA: number, transB: number, accumulate: number, scratch: number): void;
+  gemmScratchFloats(m: number, n: number, k: number): number;
+  addBias(x: number, bias: number, rows: number, cols: number): void;
+  columnSums(x: number, rows: number, cols: number, out: number, accumulate: number): void;
+  unary(kind: number, x: number, y: number, n: number, alpha: number): void;
+  unaryGrad(kind: number, x: number, y: number, dy: number, dx: number, n: number, alpha: number): void;
+  softmax(x: number, y: number, rows: number, cols: number): void;
+  softmaxGrad(y: number, dy: number, dx: number, rows: number, cols: number): void;
+  batchNormTrain(x: number, gamma: number, beta: number, epsilon: number, rows: number, cols: number,
+    y: number, mean: number, variance: number, invStd: number, scratch: number): void;
+  batchNormGrad(x: number, dy: number, gamma: number, mean: number, invStd: number, rows: number, cols: number,
+    dx: number, dgamma: number, dbeta: number, scratch: number): void;
+  batchNormInfer(x: number, mean: number, variance: number, gamma: number, beta: number, epsilon: number,
+    rows: number, cols: number, y: number, scratch: number): void;
+}
+
+/** Activation codes as the kernels number them (assembly/elementwise.as). */
+export const UNARY_CODES: Record<UnaryKind, number> = {
+  linear: 0, relu: 1, elu: 2, selu: 3, leakyRelu: 4, tanh: 5, sigmoid: 6, swish: 7,
+};
+
+/** The kernels keep their constant tables (Mathf.exp) below this address; the heap starts here. */
+export const HEAP_BASE = 65536;
+const PAGE = 65536;
+/** Upper bound of a shared memory (4 GiB, wasm32's limit); address space is reserved, not used. */
+export const MAX_PAGES = 65536;
+
+function decode(base64: string): Uint8Array {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+export interface LoadedKernels {
+  memory: WebAssembly.Memory;
+  exports: KernelExports;
+  /** Whether the memory is shared: views then survive growth, else the memory never grows. */
+  shared: boolean;
+}
+
+/**
+ * Instantiates the kernels over a shared memory when the platform allows one (Node; browsers that
+ * are cross-origin isolated), else over a fixed-size plain memory of `unsharedPages` pages, which
+ * never grows because growing a plain memory detaches every view (every tensor) over it.
+ * Throws when WebAssembly or its SIMD extension is missing.
+ */
+export function loadKernels(unsharedPages = 4096): LoadedKernels {
+  let memory: WebAssembly.Memory;
+  let shared = true;
+  try {
+    memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE + 16, maximum: MAX_PAGES, shared: true });
+  } catch {
+    shared = false;
+    memory = new WebAssembly.Memory({ initial: unsharedPages });
+  }
+  const module = new WebAssembly.Module(decode(shared ? sharedKernels : unsharedKernels) as BufferSource);
+  const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
+  return { memory, exports: instance.exports as unknown as KernelExports, shared };
+}
+
+/** Whether this platform can run the kernels (WebAssembly with SIMD). */
+export function wasmSupported(): boolean {
+  try {
+    // Validation fails on engines without SIMD, since the module uses v128 instructions.
+    return typeof WebAssembly === 'object' && WebAssembly.validate(decode(unsharedKernels) as BufferSource);
+  } catch {
+    return false;
+  }
+}

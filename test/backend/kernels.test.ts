@@ -1,0 +1,193 @@
+/**
+ * Every wasm kernel against the reference (js) kernel on random inputs of awkward sizes: edges of
+ * the 4×16 GEMM tile and of 4-wide SIMD groups, every transpose, accumulate, aliasing the interface
+ * allows, and arrays that live outside WebAssembly memory (staged in and out).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Backend, UnaryKind } from '../../src/backend/backend.js';
+import { createJsBackend } from '../../src/backend/js/index.js';
+import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
+
+const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';
+const js = createJsBackend();
+// minWasmSize 1: even tiny arrays live in wasm memory, so the in-place paths get exercised.
+const wasm = skip ? (null as unknown as ReturnType<typeof createWasmBackend>) : createWasmBackend({ minWasmSize: 1 });
+
+let seed = 12345;
+function rand(): number {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32;
+}
+
+/** n values uniform in [lo, hi), in wasm memory (`where` 'wasm') or in a plain array. */
+function random(n: number, where: 'wasm' | 'plain' = 'wasm', lo = -1, hi = 1): Float32Array {
+  const a = where === 'wasm' ? (wasm.alloc(n, 'float32') as Float32Array) : new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rand();
+  return a;
+}
+
+function copyOf(a: Float32Array, where: 'wasm' | 'plain' = 'wasm'): Float32Array {
+  const out = where === 'wasm' ? (wasm.alloc(a.length, 'float32') as Float32Array) : new Float32Array(a.length);
+  out.set(a);
+  return out;
+}
+
+/** Asserts |a − b| ≤ tol·max(1, |b|) everywhere, with the first offending index in the message. */
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= tol * Math.max(1, Math.abs(expected[i])))) {
+      assert.fail(`${what}: index ${i}: wasm ${actual[i]} vs js ${expected[i]} (tolerance ${tol})`);
+    }
+  }
+}
+
+const gemmSizes: [number, number, number][] = [
+  [1, 1, 1], [1, 3, 17], [3, 1, 5], [4, 16, 8], [5, 17, 3], [17, 33, 65], [33, 65, 17],
+  [32, 300, 784], [7, 10, 300], [64, 19, 513], [2, 100, 260],
+];
+
+test('gemm matches the reference in every layout, with and without accumulate', { skip }, () => {
+  for (const [m, n, k] of gemmSizes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          for (const where of ['wasm', 'plain'] as const) {
+            const a = random(m * k, where);
+            const b = random(k * n, where);
+            const c0 = random(m * n);
+            const expected = Float32Array.from(c0);
+            js.gemm(a, b, expected, m, n, k, transA, transB, accumulate);
+            const c = copyOf(c0, where);
+            wasm.gemm(a, b, c, m, n, k, transA, transB, accumulate);
+            // float32 sums of k products: rounding grows like sqrt(k)·eps·|terms|.
+            close(c, expected, 2e-6 * Math.sqrt(k) * 4,
+              `gemm ${m}×${n}×${k} transA=${transA} transB=${transB} accumulate=${accumulate} (${where})`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('gemm leaves memory around C untouched at tile edges', { skip }, () => {
+  const [m, n, k] = [5, 17, 9];
+  const big = random(m * n + 32);
+  const c = big.subarray(16, 16 + m * n);
+  const before = Float32Array.from(big);
+  wasm.gemm(random(m * k), random(k * n), c, m, n, k, false, false, false);
+  close(big.subarray(0, 16), before.subarray(0, 16), 0, 'guard before C');
+  close(big.subarray(16 + m * n), before.subarray(16 + m * n), 0, 'guard after C');
+});
+
+test('addBias and columnSums match the reference', { skip }, () => {
+  for (const [rows, cols] of [[1, 1], [3, 5], [17, 33], [33, 65], [256, 300]]) {
+    for (const where of ['wasm', 'plain'] as const) {
+      const x = random(rows * cols, where);
+      const bias = random(cols, where);
+      const expected = Float32Array.from(x);
+      js.addBias(expected, bias, rows, cols);
+      const y = copyOf(x, where);
+      wasm.addBias(y, bias, rows, cols);
+      close(y, expected, 1e-7, `addBias ${rows}×${cols} (${where})`);
+      for (const accumulate of [false, true]) {
+        const out0 = random(cols);
+        const sumsJs = Float32Array.from(out0);
+        js.columnSums(x, rows, cols, sumsJs, accumulate);
+        const sums = copyOf(out0, where);
+        wasm.columnSums(x, rows, cols, sums, accumulate);
+        close(sums, sumsJs, 1e-5, `columnSums ${rows}×${cols} accumulate=${accumulate} (${where})`);
+      }
+    }
+  }
+});
+
+const kinds: UnaryKind[] = ['linear', 'relu', 'elu', 'selu', 'leakyRelu', 'tanh', 'sigmoid', 'swish'];
+
+test('unary and unaryGrad match the reference, also in place', { skip }, () => {
+  for (const n of [1, 3, 17, 33 * 65]) {
+    for (const kind of kinds) {
+      for (const where of ['wasm', 'plain'] as const) {
+        const x = random(n, where, -6, 6);
+        const alpha = 0.3;
+        const yJs = new Float32Array(n);
+        js.unary(kind, x, yJs, n, alpha);
+        const y = random(n, where);
+        wasm.unary(kind, x, y, n, alpha);
+        close(y, yJs, 1e-6, `unary ${kind} n=${n} (${where})`);
+        const inPlace = copyOf(x, where);
+        wasm.unary(kind, inPlace, inPlace, n, alpha); // y === x is allowed
+        close(inPlace, yJs, 1e-6, `unary ${kind} in place n=${n} (${where})`);
+
+        const dy = random(n, where);
+        const dxJs = new Float32Array(n);
+        js.unaryGrad(kind, x, yJs, dy, dxJs, n, alpha);
+        const dx = random(n, where);
+        wasm.unaryGrad(kind, x, y, dy, dx, n, alpha);
+        close(dx, dxJs, 1e-6, `unaryGrad ${kind} n=${n} (${where})`);
+        const dyInPlace = copyOf(dy, where);
+        wasm.unaryGrad(kind, x, y, dyInPlace, dyInPlace, n, alpha); // dx === dy is allowed
+        close(dyInPlace, dxJs, 1e-6, `unaryGrad ${kind} in place n=${n} (${where})`);
+      }
+    }
+  }
+});
+
+test('softmax and softmaxGrad match the reference', { skip }, () => {
+  for (const [rows, cols] of [[1, 1], [3, 10], [17, 33], [32, 10]]) {
+    const x = random(rows * cols, 'wasm', -20, 20);
+    const yJs = new Float32Array(rows * cols);
+    js.softmax(x, yJs, rows, cols);
+    const y = random(rows * cols);
+    wasm.softmax(x, y, rows, cols);
+    close(y, yJs, 1e-6, `softmax ${rows}×${cols}`);
+    const dy = random(rows * cols);
+    const dxJs = new Float32Array(rows * cols);
+    js.softmaxGrad(yJs, dy, dxJs, rows, cols);
+    const dx = random(rows * cols, 'plain');
+    wasm.softmaxGrad(y, dy, dx, rows, cols);
+    close(dx, dxJs, 1e-6, `softmaxGrad ${rows}×${cols}`);
+  }
+});
+
+function bnCase(be: Backend, x: Float32Array, gamma: Float32Array, beta: Float32Array, dy: Float32Array,
+  rows: number, cols: number, where: 'wasm' | 'plain') {
+  const make = (n: number) => (be === js ? new Float32Array(n) : random(n, where));
+  const y = make(rows * cols), mean = make(cols), variance = make(cols), invStd = make(cols);
+  be.batchNormTrain(x, gamma, beta, 1e-3, rows, cols, y, mean, variance, invStd);
+  const dx = make(rows * cols);
+  const dgamma = new Float32Array(cols).fill(0.5), dbeta = new Float32Array(cols).fill(-0.25);
+  const dg = be === js ? dgamma : copyOf(dgamma, where), db = be === js ? dbeta : copyOf(dbeta, where);
+  be.batchNormGrad(x, dy, gamma, mean, invStd, rows, cols, dx, dg, db);
+  const yInfer = make(rows * cols);
+  be.batchNormInfer(x, mean, variance, gamma, beta, 1e-3, rows, cols, yInfer);
+  return { y, mean, variance, invStd, dx, dgamma: dg, dbeta: db, yInfer };
+}
+
+test('batchNormTrain, batchNormGrad and batchNormInfer match the reference', { skip }, () => {
+  for (const [rows, cols] of [[2, 1], [3, 5], [17, 33], [33, 65], [256, 300], [32, 1024]]) {
+    for (const where of ['wasm', 'plain'] as const) {
+      // An offset mean (|mean| ≫ std would expose a one-pass variance).
+      const x = random(rows * cols, where, 95, 105);
+      const gamma = random(cols, where, 0.5, 1.5), beta = random(cols, where);
+      const dy = random(rows * cols, where);
+      const expected = bnCase(js, x, gamma, beta, dy, rows, cols, where);
+      const actual = bnCase(wasm, x, gamma, beta, dy, rows, cols, where);
+      for (const key of Object.keys(expected) as (keyof typeof expected)[]) {
+        // dγ and dβ are float32 sums over the rows (the reference sums in float64), whose rounding
+        // grows with the row count; the element-wise outputs are held to a fixed bound.
+        const tol = key === 'dgamma' || key === 'dbeta' ? Math.max(2e-4, 2e-6 * rows) : 2e-4;
+        close(actual[key], expected[key], tol, `batchNorm ${key} ${rows}×${cols} (${where})`);
+      }
+    }
+  }
+});
+
+test('float64 arrays run on the reference kernels', { skip }, () => {
+  const a = Float64Array.from([1, 2, 3, 4]), b = Float64Array.from([5, 6, 7, 8]), c = new Float64Array(4);
+  wasm.gemm(a, b, c, 2, 2, 2, false, false, false);
+  assert.deepEqual([...c], [19, 22, 43, 50]);
+  assert.ok(wasm.alloc(3, 'float64') instanceof Float64Array);
+});
