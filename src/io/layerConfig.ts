@@ -212,13 +212,6 @@ export function buildLayer(plan: LayerPlan, inputShape?: readonly number[]): Lay
   }
 }
 
-/** A fresh layer with the same config and a copy of the weights (used by folding). */
-export function cloneLayer(layer: Layer, inputShape?: readonly number[]): Layer {
-  const plan = parseLayer(layerToJSON(layer), `layer '${layer.name}'`) as LayerPlan;
-  const copy = buildLayer(plan, inputShape);
-  return copy;
-}
-
 const MODE_FROM_JSON: Record<string, string> = { fan_in: 'fanIn', fan_out: 'fanOut', fan_avg: 'fanAvg', fanIn: 'fanIn', fanOut: 'fanOut', fanAvg: 'fanAvg' };
 const DISTRIBUTION_FROM_JSON: Record<string, string> = {
   // TF.js and Keras 2 write 'normal' for the truncated normal.
