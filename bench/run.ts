@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: Keel (js and wasm backends), TensorFlow.js (cpu and wasm) and, when
+ * `/usr/bin/python3 -c "import torch"` works, PyTorch (1 and 2 threads), on the workloads of issue
+ * 6, in one run. Prints medians and Keel-wasm's ratio to each peer, and writes everything as JSON
+ * into bench/results/. Wrap it in `flock /tmp/keel-cpu.lock` on a shared machine.
+ *
+ * Ratios are "times as fast": throughput / peer's throughput, or peer's time / time, so > 1 means
+ * Keel-wasm wins either way. `--quick` shortens every workload (for a smoke test, not for figures).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GEMM_SHAPES, type Figure } from './common.js';
+import { runKeel } from './keel.js';
+import { runTfjs } from './tfjs.js';
+
+const quick = process.argv.includes('--quick');
+const here = dirname(fileURLToPath(import.meta.url));
+const peers: Record<string, Figure[]> = {};
+const notes: string[] = [];
+
+function log(msg: string) {
+  process.stderr.write(`${msg}\n`);
+}
+
+log('Keel wasm...');
+peers['Keel wasm'] = await runKeel('wasm', quick);
+log('Keel js...');
+peers['Keel js'] = await runKeel('js', quick);
+// TF.js's backends share one engine: cpu first, then wasm.
+log('TF.js cpu...');
+peers['TF.js cpu'] = await runTfjs('cpu', quick);
+log('TF.js wasm...');
+peers['TF.js wasm'] = await runTfjs('wasm', quick);
+
+let torchVersion: string | null = null;
+try {
+  execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  for (const threads of [1, 2]) {
+    log(`PyTorch, ${threads} thread(s)...`);
+    const out = execFileSync('/usr/bin/python3', [join(here, 'torch_bench.py'), String(threads), JSON.stringify(GEMM_SHAPES)], {
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    const parsed = JSON.parse(out) as { version: string; figures: Figure[] };
+    torchVersion = parsed.version;
+    peers[`PyTorch ${threads}T`] = parsed.figures;
+  }
+} catch (e) {
+  notes.push(`PyTorch not measured: ${(e as Error).message.split('\n')[0]}`);
+}
+
+const subject = peers['Keel wasm'];
+const peerNames = Object.keys(peers).filter((p) => p !== 'Keel wasm');
+const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
+const rows: string[] = [];
+rows.push(`| workload | unit | ${Object.keys(peers).join(' | ')} | ${peerNames.map((p) => `wasm ÷ ${p}`).join(' | ')} |`);
+rows.push(`|${' --- |'.repeat(2 + Object.keys(peers).length + peerNames.length)}`);
+const ratios: Record<string, Record<string, number>> = {};
+for (const f of subject) {
+  const cells = Object.keys(peers).map((p) => {
+    const g = peers[p].find((x) => x.workload === f.workload);
+    return g ? fmt(g.value) : '';
+  });
+  ratios[f.workload] = {};
+  const ratioCells = peerNames.map((p) => {
+    const g = peers[p].find((x) => x.workload === f.workload);
+    if (!g) return '';
+    const r = f.higherIsBetter ? f.value / g.value : g.value / f.value;
+    ratios[f.workload][p] = r;
+    return `${r.toFixed(2)}×`;
+  });
+  rows.push(`| ${f.workload} | ${f.unit} | ${cells.join(' | ')} | ${ratioCells.join(' | ')} |`);
+}
+
+const date = new Date().toISOString();
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+const result = { date, machine, quick, torchVersion, notes, peers, ratios };
+const dir = join(here, 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `bench-${date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+writeFileSync(file, JSON.stringify(result, null, 1));
+console.log(`${date} — ${machine}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`);
+console.log(rows.join('\n'));
+for (const n of notes) console.log(`note: ${n}`);
+console.log(`\nwritten to ${file}`);
