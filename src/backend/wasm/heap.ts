@@ -89,14 +89,14 @@ export class WasmHeap {
 
   /**
    * Raw scratch of `bytes` bytes for a kernel, outside the finalizer's reach: the caller frees it
-   * with `free`. Returns -1 when the memory cannot provide it.
+   * with `free`. Zeroed unless `zeroed` is false. Returns -1 when the memory cannot provide it.
    */
-  malloc(bytes: number): number {
+  malloc(bytes: number, zeroed = true): number {
     bytes = Math.ceil(bytes / ALIGN) * ALIGN;
     const list = this.freeLists.get(bytes);
     let ptr = list?.pop();
     if (ptr !== undefined) {
-      this.f32.fill(0, ptr / 4, (ptr + bytes) / 4); // recycled blocks are dirty; alloc promises zeros
+      if (zeroed) this.f32.fill(0, ptr / 4, (ptr + bytes) / 4); // recycled blocks are dirty
     } else {
       ptr = this.top;
       if (ptr + bytes > this.memory.buffer.byteLength && !this.grow(ptr + bytes)) return -1;

@@ -34,7 +34,7 @@ class Call {
         return s.ptr;
       }
     }
-    const ptr = this.heap.malloc(Math.max(n, 1) * 4);
+    const ptr = this.heap.malloc(Math.max(n, 1) * 4, false); // every value is copied in or written
     if (ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory staging ${n} values.`);
     if (use !== 'out') this.heap.heapF32.set(array.subarray(0, n), ptr / 4);
     this.staged.push({ array, ptr, n, written: use !== 'in' });
@@ -71,7 +71,7 @@ export function createWasmBackend(options: HeapOptions = {}): Backend & { readon
     const bytes = Math.max(floats, 16) * 4;
     if (bytes > scratchBytes) {
       if (scratchPtr >= 0) heap.free(scratchPtr);
-      scratchPtr = heap.malloc(bytes * 1.25);
+      scratchPtr = heap.malloc(bytes * 1.25, false);
       if (scratchPtr < 0) throw new Error(`wasm backend: out of WebAssembly memory for ${floats} floats of scratch.`);
       scratchBytes = bytes * 1.25;
     }

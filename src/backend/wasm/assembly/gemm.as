@@ -14,18 +14,16 @@ const NR: i32 = 8;
 /** k-block: an 8-column B panel of KC rows (8 KB) stays in L1 while all row panels of A pass. */
 export const KC: i32 = 256;
 
-/** op(A) rows [0, m), k-range [p0, p0+kc) into panels of MR rows: dst[panel][p][r]. */
+/** op(A)'s full panels of MR rows, k-range [p0, p0+kc): dst[panel][p][r]. */
 function packA(a: usize, dst: usize, m: i32, k: i32, p0: i32, kc: i32, transA: bool): void {
   // A(i, p) = a[i*k + p], or a[p*m + i] when transposed.
   const rowStride: usize = transA ? 4 : <usize>k << 2;
   const colStride: usize = transA ? <usize>m << 2 : 4;
-  for (let i0 = 0; i0 < m; i0 += MR) {
-    const rows = min(MR, m - i0);
+  // Only full panels: leftover rows are read in place by microRow.
+  for (let i0 = 0; i0 + MR <= m; i0 += MR) {
     let src = a + <usize>i0 * rowStride + <usize>p0 * colStride;
     for (let p = 0; p < kc; p++) {
-      for (let r = 0; r < MR; r++) {
-        store<f32>(dst + (<usize>r << 2), r < rows ? load<f32>(src + <usize>r * rowStride) : 0);
-      }
+      for (let r = 0; r < MR; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * rowStride));
       dst += MR * 4;
       src += colStride;
     }
@@ -121,18 +119,18 @@ function micro(ap: usize, bp: usize, ldb: usize, kc: i32, c: usize, ldc: usize, 
   }
 }
 
-/** One row of C: C[1×NR] += A(row, ·)·Bpanel, A read from a packed panel (stride MR). */
-function microRow(ap: usize, bp: usize, ldb: usize, kc: i32, c: usize, cols: i32, tile: usize): void {
+/** One row of C: C[1×NR] += A(row, ·)·Bpanel, A's k steps `lda` bytes apart (read in place). */
+function microRow(ap: usize, lda: usize, bp: usize, ldb: usize, kc: i32, c: usize, cols: i32, tile: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   let p = 0;
   // Two k steps per iteration into separate accumulators, so the adds do not wait on each other.
   for (; p + 1 < kc; p += 2) {
-    const a = v128.load32_splat(ap), e = v128.load32_splat(ap, MR * 4);
+    const a = v128.load32_splat(ap), e = v128.load32_splat(ap + lda);
     c0 = f32x4.add(c0, f32x4.mul(a, v128.load(bp)));
     c1 = f32x4.add(c1, f32x4.mul(a, v128.load(bp, 16)));
     d0 = f32x4.add(d0, f32x4.mul(e, v128.load(bp + ldb)));
     d1 = f32x4.add(d1, f32x4.mul(e, v128.load(bp + ldb, 16)));
-    ap += 2 * MR * 4;
+    ap += 2 * lda;
     bp += 2 * ldb;
   }
   if (p < kc) {
@@ -192,6 +190,9 @@ export function gemm(
   // them in place (row stride n) and only a ragged last panel is packed. Packing all of B would
   // copy the whole weight matrix for every call, which dominates when m is small (predict).
   const direct = !transB;
+  // A(i, p) = a[i*k + p], or a[p*m + i] when transposed (in bytes below).
+  const aRowStride: usize = transA ? 4 : <usize>k << 2;
+  const aColStride: usize = transA ? <usize>m << 2 : 4;
   const fullPanels = direct ? n / NR * NR : 0;
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
@@ -209,9 +210,9 @@ export function gemm(
       }
       // Leftover rows one at a time: a zero-padded MR-row tile would multiply up to MR× the
       // work when m is small (m = 1 when predicting one example).
-      for (let r = 0; i0 + r < m; r++) {
-        const ap = packedA + (<usize>i0 * kc << 2) + (<usize>r << 2);
-        microRow(ap, bp, ldb, kc, c + <usize>(i0 + r) * ldc + (<usize>j0 << 2), cols, tile);
+      for (let i = i0; i < m; i++) {
+        const ap = a + <usize>i * aRowStride + <usize>p0 * aColStride;
+        microRow(ap, aColStride, bp, ldb, kc, c + <usize>i * ldc + (<usize>j0 << 2), cols, tile);
       }
     }
   }
