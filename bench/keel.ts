@@ -1,6 +1,7 @@
 /** Keel's side of the benchmark, on one backend: `node --import tsx bench/keel.ts js|wasm` prints JSON. */
 import * as keel from '../src/index.js';
 import { backend } from '../src/backend/backend.js';
+import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/index.js';
 import { BN_SHAPES, GEMM_SHAPES, PREDICT_MANY, TRAIN_SAMPLES, randomFloats, randomLabels, timeIt, type Figure } from './common.js';
 
 function seedModel(): keel.Sequential {
@@ -9,8 +10,13 @@ function seedModel(): keel.Sequential {
   return model;
 }
 
+/** Registers 'wasm-1t', the wasm backend held to the calling thread, for comparison. */
+keel.registerBackend('wasm-1t', () => createWasmBackend({ threads: 1 }));
+
 export async function runKeel(backendName: string, quick = false): Promise<Figure[]> {
   keel.setBackend(backendName);
+  const threads = await ((backend() as Partial<WasmBackend>).threadsReady ?? Promise.resolve(0));
+  process.stderr.write(`  (${backendName}: ${threads} worker thread(s))\n`);
   keel.setRandomSeed(1);
   const figures: Figure[] = [];
   const slow = backendName === 'js';
@@ -67,6 +73,30 @@ export async function runKeel(backendName: string, quick = false): Promise<Figur
     figures.push({ workload: `GEMM ${g.name}`, unit: 'GFLOP/s', value: flops / ((ms / inner) / 1000) / 1e9, higherIsBetter: true });
   }
   return figures;
+}
+
+/**
+ * The thread break-even: GEMMs of growing size on one thread and split over two (the threshold
+ * forced to 0), as [MFLOP, GFLOP/s on 1 thread, on 2].
+ */
+export async function gemmBreakEven(): Promise<{ mflop: number; shape: string; oneThread: number; twoThreads: number }[]> {
+  const one = createWasmBackend({ threads: 1 });
+  const two = createWasmBackend({ threads: 2, threadedGemmMinFlops: 0 });
+  if ((await two.threadsReady) === 0) return [];
+  const out = [];
+  for (const [m, n, k] of [[32, 16, 64], [32, 64, 100], [32, 100, 300], [32, 300, 300], [32, 300, 784], [256, 300, 784]]) {
+    const flops = 2 * m * n * k;
+    const rate = async (be: WasmBackend) => {
+      const a = be.alloc(m * k, 'float32'), b = be.alloc(k * n, 'float32'), c = be.alloc(m * n, 'float32');
+      const inner = Math.max(1, Math.round(2e8 / flops));
+      const ms = await timeIt(() => {
+        for (let i = 0; i < inner; i++) be.gemm(a, b, c, m, n, k, false, false, false);
+      }, 5, 1);
+      return flops / ((ms / inner) / 1000) / 1e9;
+    };
+    out.push({ mflop: flops / 1e6, shape: `${m}x${k} . ${k}x${n}`, oneThread: await rate(one), twoThreads: await rate(two) });
+  }
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -5,7 +5,8 @@
  * into bench/results/. Wrap it in `flock /tmp/keel-cpu.lock` on a shared machine.
  *
  * Ratios are "times as fast": throughput / peer's throughput, or peer's time / time, so > 1 means
- * Keel-wasm wins either way. `--quick` shortens every workload (for a smoke test, not for figures).
+ * Keel-wasm wins either way. `--quick` shortens every workload (for a smoke test, not for figures);
+ * `--no-torch` skips PyTorch.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -13,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GEMM_SHAPES, type Figure } from './common.js';
-import { runKeel } from './keel.js';
+import { gemmBreakEven, runKeel } from './keel.js';
 import { runTfjs } from './tfjs.js';
 
 const quick = process.argv.includes('--quick');
@@ -27,6 +28,10 @@ function log(msg: string) {
 
 log('Keel wasm...');
 peers['Keel wasm'] = await runKeel('wasm', quick);
+log('Keel wasm, 1 thread...');
+peers['Keel wasm 1T'] = await runKeel('wasm-1t', quick);
+log('GEMM thread break-even...');
+const breakEven = await gemmBreakEven();
 log('Keel js...');
 peers['Keel js'] = await runKeel('js', quick);
 // TF.js's backends share one engine: cpu first, then wasm.
@@ -37,6 +42,7 @@ peers['TF.js wasm'] = await runTfjs('wasm', quick);
 
 let torchVersion: string | null = null;
 try {
+  if (process.argv.includes('--no-torch')) throw new Error('skipped (--no-torch)');
   execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
   for (const threads of [1, 2]) {
     log(`PyTorch, ${threads} thread(s)...`);
@@ -78,12 +84,14 @@ for (const f of subject) {
 
 const date = new Date().toISOString();
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-const result = { date, machine, quick, torchVersion, notes, peers, ratios };
+const result = { date, machine, quick, torchVersion, notes, peers, ratios, breakEven };
 const dir = join(here, 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `bench-${date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, JSON.stringify(result, null, 1));
 console.log(`${date} — ${machine}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`);
 console.log(rows.join('\n'));
+console.log('\nGEMM break-even (GFLOP/s, one thread vs split over two):');
+for (const b of breakEven) console.log(`  ${b.shape} (${b.mflop.toFixed(2)} MFLOP): ${b.oneThread.toFixed(1)} vs ${b.twoThreads.toFixed(1)}`);
 for (const n of notes) console.log(`note: ${n}`);
 console.log(`\nwritten to ${file}`);

@@ -191,3 +191,25 @@ test('float64 arrays run on the reference kernels', { skip }, () => {
   assert.deepEqual([...c], [19, 22, 43, 50]);
   assert.ok(wasm.alloc(3, 'float64') instanceof Float64Array);
 });
+
+test('gemm split across two threads matches the reference', { skip }, async () => {
+  const threaded = createWasmBackend({ threads: 2 });
+  const workers = await threaded.threadsReady;
+  assert.equal(workers, 1, 'one worker thread beside the calling one');
+  for (const [m, n, k] of [[32, 300, 784], [784, 300, 32], [256, 17, 300], [100, 784, 65], [5, 2000, 300]] as const) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const a = threaded.alloc(m * k, 'float32') as Float32Array, b = random(k * n, 'plain');
+          a.set(random(m * k, 'plain'));
+          const c = threaded.alloc(m * n, 'float32') as Float32Array;
+          c.set(random(m * n, 'plain'));
+          const expected = Float32Array.from(c);
+          js.gemm(a, b, expected, m, n, k, transA, transB, accumulate);
+          threaded.gemm(a, b, c, m, n, k, transA, transB, accumulate);
+          close(c, expected, 8e-6 * Math.sqrt(k), `threaded gemm ${m}×${n}×${k} transA=${transA} transB=${transB} accumulate=${accumulate}`);
+        }
+      }
+    }
+  }
+});

@@ -10,6 +10,7 @@ import type { DType, FloatArray } from '../../core/tensor.js';
 import { createJsBackend } from '../js/index.js';
 import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
+import { splitGemm, type GemmPool } from './threads.js';
 
 export { wasmSupported };
 
@@ -56,13 +57,65 @@ function allFloat32(...arrays: FloatArray[]): boolean {
   return true;
 }
 
+export interface WasmBackendOptions extends HeapOptions {
+  /**
+   * Threads for large GEMMs, the calling one included (default: one per core on Node; 1 elsewhere,
+   * as Web Workers are not wired up yet). Needs a shared memory.
+   */
+  threads?: number;
+  /** GEMMs of fewer floating-point operations run on one thread (default THREADED_GEMM_MIN_FLOPS). */
+  threadedGemmMinFlops?: number;
+}
+
+/**
+ * GEMMs below this many floating-point operations (2·m·n·k) stay on the calling thread: waking a
+ * worker and joining it costs a few microseconds, which a smaller product does not win back.
+ */
+export const THREADED_GEMM_MIN_FLOPS = 2e6;
+
+export type WasmBackend = Backend & {
+  readonly heap: WasmHeap;
+  /** Resolves to the number of worker threads once they listen (0 when running single-threaded). */
+  readonly threadsReady: Promise<number>;
+};
+
 /** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
-export function createWasmBackend(options: HeapOptions = {}): Backend & { readonly heap: WasmHeap } {
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
   const kernels = loadKernels();
   const k: KernelExports = kernels.exports;
   const heap = new WasmHeap(kernels, options);
   const js = createJsBackend();
   const call = new Call(heap);
+
+  // Worker threads come up asynchronously (Node's worker_threads load through a lazy import, so
+  // that browsers never see them); until they listen, every GEMM runs on the calling thread.
+  let pool: GemmPool | null = null;
+  const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+  const threadsReady: Promise<number> =
+    kernels.shared && isNode && options.threads !== 1
+      ? import('./node/pool.js')
+          .then(async ({ createGemmPool }) => {
+            const p = createGemmPool(kernels.module, kernels.memory, options.threads);
+            while (p && !p.ready) await new Promise((resolve) => setTimeout(resolve, 1));
+            pool = p;
+            return p?.workers ?? 0;
+          })
+          .catch(() => 0)
+      : Promise.resolve(0);
+  const minThreadedFlops = options.threadedGemmMinFlops ?? THREADED_GEMM_MIN_FLOPS;
+  const workerScratch: { ptr: number; bytes: number }[] = [];
+  const scratchOf = (part: number, m: number, n: number, kk: number): number => {
+    const floats = k.gemmScratchFloats(m, n, kk);
+    if (part === 0) return scratch(floats);
+    const s = (workerScratch[part] ??= { ptr: -1, bytes: 0 });
+    if (floats * 4 > s.bytes) {
+      if (s.ptr >= 0) heap.free(s.ptr);
+      s.bytes = Math.ceil(floats * 4 * 1.25);
+      s.ptr = heap.malloc(s.bytes, false);
+      if (s.ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory for ${floats} floats of scratch.`);
+    }
+    return s.ptr;
+  };
 
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
   let scratchPtr = -1;
@@ -81,6 +134,7 @@ export function createWasmBackend(options: HeapOptions = {}): Backend & { readon
   return {
     name: 'wasm',
     heap,
+    threadsReady,
     alloc: (size: number, dtype: DType) => (dtype === 'float64' ? new Float64Array(size) : heap.alloc(size)),
     release(data) {
       if (data instanceof Float32Array) heap.release(data);
@@ -88,13 +142,20 @@ export function createWasmBackend(options: HeapOptions = {}): Backend & { readon
 
     gemm(a, b, c, m, n, kk, transA, transB, accumulate) {
       if (!allFloat32(a, b, c)) return js.gemm(a, b, c, m, n, kk, transA, transB, accumulate);
-      const s = scratch(k.gemmScratchFloats(m, n, kk));
       const pa = call.ptr(a as Float32Array, m * kk, 'in');
       const pb = call.ptr(b as Float32Array, kk * n, 'in');
       const pc = call.ptr(c as Float32Array, m * n, accumulate ? 'inout' : 'out');
-      // The kernel packs both operands before writing C, so C may not alias A or B; the interface
-      // never asks for that, and staging keeps distinct arrays distinct.
-      k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, s);
+      // C may not alias A or B (the kernel reads them while writing C); the interface never asks
+      // for that, and staging keeps distinct arrays distinct.
+      if (pool && 2 * m * n * kk >= minThreadedFlops) {
+        const blocks = splitGemm(pa, pb, pc, m, n, kk, transA, transB, accumulate, pool.workers + 1,
+          (part, rows, cols) => scratchOf(part, rows, cols, kk));
+        const own = blocks[0];
+        pool.run(blocks, () => k.gemmStrided(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8],
+          own[9], own[10], own[11], own[12]));
+      } else {
+        k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, scratch(k.gemmScratchFloats(m, n, kk)));
+      }
       call.finish();
     },
 

@@ -9,6 +9,8 @@ import type { UnaryKind } from '../backend.js';
 export interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, n: number, k: number,
     transA: number, transB: number, accumulate: number, scratch: number): void;
+  gemmStrided(a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number,
+    transA: number, transB: number, accumulate: number, scratch: number): void;
   gemmScratchFloats(m: number, n: number, k: number): number;
   addBias(x: number, bias: number, rows: number, cols: number): void;
   columnSums(x: number, rows: number, cols: number, out: number, accumulate: number): void;
@@ -44,6 +46,8 @@ function decode(base64: string): Uint8Array {
 
 export interface LoadedKernels {
   memory: WebAssembly.Memory;
+  /** The compiled module, for worker threads to instantiate over the same (shared) memory. */
+  module: WebAssembly.Module;
   exports: KernelExports;
   /** Whether the memory is shared: views then survive growth, else the memory never grows. */
   shared: boolean;
@@ -66,7 +70,7 @@ export function loadKernels(unsharedPages = 4096): LoadedKernels {
   }
   const module = new WebAssembly.Module(decode(shared ? sharedKernels : unsharedKernels) as BufferSource);
   const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
-  return { memory, exports: instance.exports as unknown as KernelExports, shared };
+  return { memory, module, exports: instance.exports as unknown as KernelExports, shared };
 }
 
 /** Whether this platform can run the kernels (WebAssembly with SIMD). */

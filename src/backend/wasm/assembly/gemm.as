@@ -15,10 +15,10 @@ const NR: i32 = 8;
 export const KC: i32 = 256;
 
 /** op(A)'s full panels of MR rows, k-range [p0, p0+kc): dst[panel][p][r]. */
-function packA(a: usize, dst: usize, m: i32, k: i32, p0: i32, kc: i32, transA: bool): void {
-  // A(i, p) = a[i*k + p], or a[p*m + i] when transposed.
-  const rowStride: usize = transA ? 4 : <usize>k << 2;
-  const colStride: usize = transA ? <usize>m << 2 : 4;
+function packA(a: usize, dst: usize, m: i32, lda: i32, p0: i32, kc: i32, transA: bool): void {
+  // A(i, p) = a[i*lda + p], or a[p*lda + i] when transposed.
+  const rowStride: usize = transA ? 4 : <usize>lda << 2;
+  const colStride: usize = transA ? <usize>lda << 2 : 4;
   // Only full panels: leftover rows are read in place by microRow.
   for (let i0 = 0; i0 + MR <= m; i0 += MR) {
     let src = a + <usize>i0 * rowStride + <usize>p0 * colStride;
@@ -31,9 +31,8 @@ function packA(a: usize, dst: usize, m: i32, k: i32, p0: i32, kc: i32, transA: b
 }
 
 /** op(B) columns [0, n), k-range [p0, p0+kc) into panels of NR columns: dst[panel][p][j]. */
-function packB(b: usize, dst: usize, n: i32, k: i32, p0: i32, kc: i32, transB: bool, ldbElems: i32 = 0): void {
-  // B(p, j) = b[p*ld + j] (ld = ldbElems, or n), or b[j*k + p] when transposed.
-  const ld = ldbElems > 0 ? ldbElems : n;
+function packB(b: usize, dst: usize, n: i32, ld: i32, p0: i32, kc: i32, transB: bool): void {
+  // B(p, j) = b[p*ld + j], or b[j*ld + p] when transposed.
   for (let j0 = 0; j0 < n; j0 += NR) {
     const cols = min(NR, n - j0);
     if (!transB) {
@@ -60,7 +59,7 @@ function packB(b: usize, dst: usize, n: i32, k: i32, p0: i32, kc: i32, transB: b
       for (let j = 0; j < NR; j++) {
         const out = dst + (<usize>j << 2);
         if (j < cols) {
-          const src = b + ((<usize>(j0 + j) * k + p0) << 2);
+          const src = b + ((<usize>(j0 + j) * ld + p0) << 2);
           for (let p = 0; p < kc; p++) store<f32>(out + <usize>p * NR * 4, load<f32>(src + (<usize>p << 2)));
         } else {
           for (let p = 0; p < kc; p++) store<f32>(out + <usize>p * NR * 4, 0);
@@ -171,13 +170,26 @@ export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
 
 /**
  * C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`; op(A) is m×k, op(B) k×n, C m×n, all
- * row-major. `scratch` holds gemmScratchFloats(m, n, k) floats and must not overlap the operands.
+ * row-major and contiguous. `scratch` holds gemmScratchFloats(m, n, k) floats and must not overlap
+ * the operands.
  */
 export function gemm(
   a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
   transA: bool, transB: bool, accumulate: bool, scratch: usize,
 ): void {
-  if (!accumulate) memory.fill(c, 0, <usize>m * n << 2);
+  gemmStrided(a, b, c, m, n, k, transA ? m : k, transB ? k : n, n, transA, transB, accumulate, scratch);
+}
+
+/**
+ * `gemm` on sub-matrices: A(i, p) = a[i·lda + p] (a[p·lda + i] when transA), B(p, j) = b[p·ldb + j]
+ * (b[j·ldb + p] when transB), C(i, j) = c[i·ldc + j]. Threads each take a block of C this way.
+ */
+export function gemmStrided(
+  a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, lda: i32, ldb: i32, ldcElems: i32,
+  transA: bool, transB: bool, accumulate: bool, scratch: usize,
+): void {
+  const ldc = <usize>ldcElems << 2;
+  if (!accumulate) for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldc, 0, <usize>n << 2);
   if (m == 0 || n == 0 || k == 0) return;
   const kcMax = min(k, KC);
   const mp = (m + MR - 1) / MR * MR;
@@ -185,34 +197,32 @@ export function gemm(
   const packedA = scratch;
   const packedB = packedA + (<usize>mp * kcMax << 2);
   const tile = packedB + (<usize>np * kcMax << 2);
-  const ldc = <usize>n << 2;
   // Without transB, B's rows already hold NR consecutive columns of op(B): the micro-kernel reads
-  // them in place (row stride n) and only a ragged last panel is packed. Packing all of B would
+  // them in place (row stride ldb) and only a ragged last panel is packed. Packing all of B would
   // copy the whole weight matrix for every call, which dominates when m is small (predict).
   const direct = !transB;
-  // A(i, p) = a[i*k + p], or a[p*m + i] when transposed (in bytes below).
-  const aRowStride: usize = transA ? 4 : <usize>k << 2;
-  const aColStride: usize = transA ? <usize>m << 2 : 4;
+  const aRowStride: usize = transA ? 4 : <usize>lda << 2;
+  const aColStride: usize = transA ? <usize>lda << 2 : 4;
   const fullPanels = direct ? n / NR * NR : 0;
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
-    packA(a, packedA, m, k, p0, kc, transA);
-    if (!direct) packB(b, packedB, n, k, p0, kc, transB);
-    else if (fullPanels < n) packB(b + (<usize>fullPanels << 2), packedB, n - fullPanels, n, p0, kc, false, n);
+    packA(a, packedA, m, lda, p0, kc, transA);
+    if (!direct) packB(b, packedB, n, ldb, p0, kc, transB);
+    else if (fullPanels < n) packB(b + (<usize>fullPanels << 2), packedB, n - fullPanels, ldb, p0, kc, false);
     for (let j0 = 0; j0 < n; j0 += NR) {
       const inPlace = j0 < fullPanels;
-      const bp = inPlace ? b + ((<usize>p0 * n + j0) << 2) : packedB + (<usize>(j0 - fullPanels) * kc << 2);
-      const ldb: usize = inPlace ? <usize>n << 2 : NR * 4;
+      const bp = inPlace ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>(j0 - fullPanels) * kc << 2);
+      const bStride: usize = inPlace ? <usize>ldb << 2 : NR * 4;
       const cols = min(NR, n - j0);
       let i0 = 0;
       for (; i0 + MR <= m; i0 += MR) {
-        micro(packedA + (<usize>i0 * kc << 2), bp, ldb, kc, c + <usize>i0 * ldc + (<usize>j0 << 2), ldc, MR, cols, tile);
+        micro(packedA + (<usize>i0 * kc << 2), bp, bStride, kc, c + <usize>i0 * ldc + (<usize>j0 << 2), ldc, MR, cols, tile);
       }
       // Leftover rows one at a time: a zero-padded MR-row tile would multiply up to MR× the
       // work when m is small (m = 1 when predicting one example).
       for (let i = i0; i < m; i++) {
         const ap = a + <usize>i * aRowStride + <usize>p0 * aColStride;
-        microRow(ap, aColStride, bp, ldb, kc, c + <usize>i * ldc + (<usize>j0 << 2), cols, tile);
+        microRow(ap, aColStride, bp, bStride, kc, c + <usize>i * ldc + (<usize>j0 << 2), cols, tile);
       }
     }
   }

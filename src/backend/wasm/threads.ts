@@ -1,0 +1,61 @@
+/**
+ * Splitting a GEMM across threads that share the kernels' memory. The pool itself is platform
+ * code (node/pool.ts on Node); this file holds the browser-safe part: the job layout in shared
+ * control memory and the split of C into blocks.
+ *
+ * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the main
+ * thread to start a job; [1] how many workers finished it; from [4], JOB_SLOTS values per worker:
+ * a flag (1 = has a block) and the gemmStrided arguments; [2] counts workers that are ready. Plain writes of the arguments happen
+ * before the Atomics.add on [0], so a worker that sees the new generation sees them too.
+ */
+
+export const JOB_SLOTS = 16;
+export const CONTROL_HEADER = 4;
+
+/** A pool of threads that run blocks of a GEMM; the calling thread takes block 0 itself. */
+export interface GemmPool {
+  /** Worker threads (not counting the calling thread). */
+  readonly workers: number;
+  /** Whether every worker has started and listens for jobs. */
+  readonly ready: boolean;
+  /**
+   * Runs `blocks[i + 1]` on worker i and `local()` on the calling thread, and returns when all are
+   * done. Each block is the argument list of gemmStrided (13 values, pointers as byte offsets).
+   */
+  run(blocks: number[][], local: () => void): void;
+}
+
+/**
+ * Splits C = op(A)·op(B) into `parts` blocks of whole NR-column panels (or MR-row panels when C is
+ * narrow), returning gemmStrided arguments for each, scratch pointers filled in by `scratchFor`.
+ */
+export function splitGemm(
+  a: number, b: number, c: number, m: number, n: number, k: number,
+  transA: boolean, transB: boolean, accumulate: boolean, parts: number,
+  scratchFor: (part: number, m: number, n: number) => number,
+): number[][] {
+  const lda = transA ? m : k, ldb = transB ? k : n, ldc = n;
+  const blocks: number[][] = [];
+  const NR = 8, MR = 6;
+  // Columns when there are enough: each thread then packs only its own part of B.
+  if (n >= parts * 2 * NR) {
+    const panels = Math.ceil(n / NR);
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = t === parts - 1 ? n : Math.min(n, Math.round((panels * (t + 1)) / parts) * NR);
+      const cols = end - start;
+      const bj = transB ? b + start * ldb * 4 : b + start * 4;
+      blocks.push([a, bj, c + start * 4, m, cols, k, lda, ldb, ldc, +transA, +transB, +accumulate, scratchFor(t, m, cols)]);
+      start = end;
+    }
+  } else {
+    const panels = Math.ceil(m / MR);
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = t === parts - 1 ? m : Math.min(m, Math.round((panels * (t + 1)) / parts) * MR);
+      const rows = end - start;
+      const ai = transA ? a + start * 4 : a + start * lda * 4;
+      blocks.push([ai, b, c + start * ldc * 4, rows, n, k, lda, ldb, ldc, +transA, +transB, +accumulate, scratchFor(t, rows, n)]);
+      start = end;
+    }
+  }
+  return blocks;
+}
