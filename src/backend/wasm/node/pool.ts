@@ -1,12 +1,15 @@
 /**
  * Node's GEMM thread pool: worker_threads that instantiate the kernels over the same shared
  * WebAssembly memory and take blocks of C (see ../threads.ts for the protocol). Workers spin
- * briefly after each job, since training issues GEMMs back to back, then sleep in Atomics.wait;
+ * for SPIN_MS after each job, since training issues GEMMs back to back, then sleep in Atomics.wait;
  * they are unref'd so that they never keep a process alive.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { CONTROL_HEADER, JOB_SLOTS, type GemmPool } from '../threads.js';
+
+/** How long an idle worker spins before it sleeps. */
+const SPIN_MS = 2;
 
 const workerSource = `
 const { workerData } = require('node:worker_threads');
@@ -18,9 +21,11 @@ const base = header + index * slots;
 let seen = Atomics.load(ctl, 0);
 Atomics.add(ctl, 2, 1); // ready: from here on no job generation can be missed
 for (;;) {
-  let spins = 0;
-  while (Atomics.load(ctl, 0) === seen) {
-    if (++spins > 20000) Atomics.wait(ctl, 0, seen);
+  // Spin for up to SPIN_MS after the last job (training issues GEMMs a fraction of a millisecond
+  // apart, and waking from Atomics.wait costs tens of microseconds), then sleep.
+  const spinUntil = performance.now() + ${SPIN_MS};
+  for (let spins = 0; Atomics.load(ctl, 0) === seen; spins++) {
+    if ((spins & 1023) === 1023 && performance.now() > spinUntil) Atomics.wait(ctl, 0, seen);
   }
   seen = Atomics.load(ctl, 0);
   if (args[base] === 1) {
