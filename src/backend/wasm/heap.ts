@@ -16,6 +16,7 @@ import { HEAP_BASE, MAX_PAGES, type LoadedKernels } from './kernels.js';
 
 const PAGE = 65536;
 const ALIGN = 64;
+const SLACK = 64;
 
 export interface HeapOptions {
   /** Arrays of fewer values than this are plain Float32Arrays (default 1024: 4 KB). */
@@ -99,7 +100,9 @@ export class WasmHeap {
       if (zeroed) this.f32.fill(0, ptr / 4, (ptr + bytes) / 4); // recycled blocks are dirty
     } else {
       ptr = this.top;
-      if (ptr + bytes > this.memory.buffer.byteLength && !this.grow(ptr + bytes)) return -1;
+      // SLACK bytes stay free past the last block: the GEMM kernel may read (and discard) up to
+      // 28 bytes beyond the end of B's last row, which must not run off the memory.
+      if (ptr + bytes + SLACK > this.memory.buffer.byteLength && !this.grow(ptr + bytes + SLACK)) return -1;
       this.top = ptr + bytes; // fresh memory is zero
     }
     this.live.set(ptr, bytes);

@@ -19,11 +19,17 @@ type Use = 'in' | 'out' | 'inout';
 
 /**
  * Resolves the arrays of one kernel call to pointers. Arrays in the heap are used in place; others
- * are copied into temporary blocks (one per distinct array, so aliased arguments stay aliased),
- * and `finish` copies written ones back and frees the blocks.
+ * are copied into a staging arena (one slot per distinct array, so aliased arguments stay aliased),
+ * and `finish` copies written ones back. The arena is reused by every call and grows to the
+ * largest call seen, so staging costs two copies and no allocation.
  */
 class Call {
   private staged: { array: Float32Array; ptr: number; n: number; written: boolean }[] = [];
+  private arena = -1;
+  private arenaBytes = 0;
+  private top = 0;
+  /** Blocks malloc'd for a call that outgrew the arena, freed when it finishes. */
+  private overflow: number[] = [];
   constructor(private readonly heap: WasmHeap) {}
 
   ptr(array: Float32Array, n: number, use: Use): number {
@@ -31,24 +37,41 @@ class Call {
     for (const s of this.staged) {
       if (s.array === array) {
         s.written ||= use !== 'in';
-        s.n = Math.max(s.n, n);
         return s.ptr;
       }
     }
-    const ptr = this.heap.malloc(Math.max(n, 1) * 4, false); // every value is copied in or written
-    if (ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory staging ${n} values.`);
+    const bytes = Math.ceil((Math.max(n, 1) * 4) / 64) * 64;
+    let ptr: number;
+    if (this.top + bytes <= this.arenaBytes) {
+      ptr = this.arena + this.top;
+    } else {
+      ptr = this.heap.malloc(bytes, false); // every value is copied in or written by the kernel
+      if (ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory staging ${n} values.`);
+      this.overflow.push(ptr);
+    }
+    this.top += bytes;
     if (use !== 'out') this.heap.heapF32.set(array.subarray(0, n), ptr / 4);
     this.staged.push({ array, ptr, n, written: use !== 'in' });
     return ptr;
   }
 
   finish(): void {
+    if (this.staged.length === 0) return;
     const f32 = this.heap.heapF32;
     for (const s of this.staged) {
       if (s.written) s.array.set(f32.subarray(s.ptr / 4, s.ptr / 4 + s.n));
-      this.heap.free(s.ptr);
     }
     this.staged.length = 0;
+    if (this.overflow.length > 0) {
+      for (const ptr of this.overflow) this.heap.free(ptr);
+      this.overflow.length = 0;
+      // Grow the arena to this call's needs, so the next one stages without allocating.
+      if (this.arena >= 0) this.heap.free(this.arena);
+      this.arenaBytes = Math.ceil((this.top * 1.25) / 64) * 64;
+      this.arena = this.heap.malloc(this.arenaBytes, false);
+      if (this.arena < 0) this.arenaBytes = 0;
+    }
+    this.top = 0;
   }
 }
 

@@ -230,21 +230,21 @@ export function gemmStrided(
   const packedB = packedA + (<usize>mp * kcMax << 2);
   const tile = packedB + (<usize>np * kcMax << 2);
   // Without transB, B's rows already hold NR consecutive columns of op(B): the micro-kernel reads
-  // them in place (row stride ldb) and only a ragged last panel is packed. Packing all of B would
-  // copy the whole weight matrix for every call, which dominates when m is small (predict).
+  // them in place (row stride ldb). Packing all of B would copy the whole weight matrix for every
+  // call, which dominates when m is small (predict).
   const direct = !transB;
   const aRowStride: usize = transA ? 4 : <usize>lda << 2;
   const aColStride: usize = transA ? <usize>lda << 2 : 4;
-  const fullPanels = direct ? n / NR * NR : 0;
+  // The ragged last panel is read in place too: its loads run up to NR−1 floats past the row end
+  // (into the next row, or at most 28 bytes past B, which the heap keeps mapped) and the extra
+  // lanes are discarded through the edge tile.
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
     packA(a, packedA, m, lda, p0, kc, transA);
     if (!direct) packB(b, packedB, n, ldb, p0, kc, transB);
-    else if (fullPanels < n) packB(b + (<usize>fullPanels << 2), packedB, n - fullPanels, ldb, p0, kc, false);
     for (let j0 = 0; j0 < n; j0 += NR) {
-      const inPlace = j0 < fullPanels;
-      const bp = inPlace ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>(j0 - fullPanels) * kc << 2);
-      const bStride: usize = inPlace ? <usize>ldb << 2 : NR * 4;
+      const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
+      const bStride: usize = direct ? <usize>ldb << 2 : NR * 4;
       const cols = min(NR, n - j0);
       let i0 = 0;
       for (; i0 + MR <= m; i0 += MR) {
