@@ -82,6 +82,21 @@ test('100,000 predict calls keep wasm memory flat', { skip }, async () => {
   assert.ok(grown < 64 * 2 ** 20, `resident memory grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
 });
 
+test('a synchronous loop making a fresh input per predict stays bounded', { skip }, async () => {
+  const heap = wasmHeap();
+  keel.setRandomSeed(4);
+  const model = keel.zoo.buildModel('seed', { inputShape: [784] });
+  const input = new Float32Array(784).fill(0.25);
+  model.predict(keel.tensor(input, [1, 784]));
+  await collect();
+  const inUse = heap.bytesInUse;
+  for (let i = 0; i < 20_000; i++) model.predict(keel.tensor(input, [1, 784])); // 62 MB of inputs
+  const grown = heap.bytesInUse - inUse;
+  assert.ok(grown <= 16 * 2 ** 20 + 65536, `wasm storage grew by ${grown} bytes, beyond the 16 MiB of small arrays`);
+  await collect();
+  assert.ok(heap.bytesInUse <= inUse + 65536, `finalized inputs were not given back (${heap.bytesInUse - inUse} bytes)`);
+});
+
 test('past the cap, arrays come from the JavaScript heap and kernels still work', { skip }, () => {
   // A private backend with a tiny cap, so that the fallback path is taken.
   const small = createWasmBackend({ capBytes: 64 * 1024 });

@@ -6,9 +6,11 @@
  * layers reuse their buffers, so a training loop asks for the same few sizes over and over. A block
  * returns to its list when `release` is called, or when its view is garbage-collected
  * (FinalizationRegistry). The registry runs only between tasks, so a synchronous loop that drops
- * tensors cannot be reclaimed until it yields; to keep memory bounded anyway, small arrays (which
- * kernels copy in cheaply) and anything beyond `capBytes` of live wasm storage are plain
- * Float32Arrays that the JavaScript collector owns, and the kernels stage those in and out.
+ * tensors cannot be reclaimed until it yields. To keep memory bounded anyway, arrays are plain
+ * Float32Arrays, owned by the JavaScript collector and staged in and out by the kernels, when they
+ * are tiny, when small ones (under `smallSize` values) already hold `smallCapBytes` — a loop making
+ * a fresh input per call stops there, while a model's own work buffers, made first, stay in wasm
+ * memory — and beyond `capBytes` of live wasm storage.
  *
  * Gotcha: a subarray of a view does not keep the block alive; only the view `alloc` returned does.
  */
@@ -19,8 +21,12 @@ const ALIGN = 64;
 const SLACK = 64;
 
 export interface HeapOptions {
-  /** Arrays of fewer values than this are plain Float32Arrays (default 1024: 4 KB). */
+  /** Arrays of fewer values than this are plain Float32Arrays (default 16). */
   minWasmSize?: number;
+  /** Arrays of fewer values than this count as small (default 4096: 16 KB). */
+  smallSize?: number;
+  /** Live wasm storage of small arrays beyond which new small arrays are plain (default 16 MiB). */
+  smallCapBytes?: number;
   /** Live wasm storage beyond which new arrays are plain Float32Arrays (default 1 GiB). */
   capBytes?: number;
 }
@@ -29,7 +35,10 @@ export class WasmHeap {
   readonly memory: WebAssembly.Memory;
   private readonly shared: boolean;
   private readonly minWasmSize: number;
+  private readonly smallSize: number;
+  private readonly smallCapBytes: number;
   private readonly capBytes: number;
+  private smallBytes = 0;
   /** Every ArrayBuffer the memory has exposed: a shared memory gives a new one after each grow. */
   private readonly buffers = new Set<ArrayBufferLike>();
   private f32: Float32Array;
@@ -38,16 +47,19 @@ export class WasmHeap {
   /** Start address → bytes, for blocks handed out and not yet returned. */
   private readonly live = new Map<number, number>();
   private liveBytes = 0;
+  /** Held value: the block's address, negated for small arrays. */
   private readonly finalizer: FinalizationRegistry<number>;
 
   constructor(kernels: LoadedKernels, options: HeapOptions = {}) {
-    const { minWasmSize = 1024, capBytes = 2 ** 30 } = options;
+    const { minWasmSize = 16, smallSize = 4096, smallCapBytes = 16 * 2 ** 20, capBytes = 2 ** 30 } = options;
     this.memory = kernels.memory;
     this.shared = kernels.shared;
     this.minWasmSize = minWasmSize;
+    this.smallSize = smallSize;
+    this.smallCapBytes = smallCapBytes;
     this.capBytes = capBytes;
     this.f32 = this.refresh();
-    this.finalizer = new FinalizationRegistry((ptr: number) => this.free(ptr));
+    this.finalizer = new FinalizationRegistry((held: number) => this.freeView(held));
   }
 
   /** Bytes of wasm storage handed out and not yet returned. */
@@ -69,18 +81,27 @@ export class WasmHeap {
   alloc(size: number): Float32Array {
     if (size < this.minWasmSize) return new Float32Array(size);
     const bytes = Math.ceil((size * 4) / ALIGN) * ALIGN;
+    const small = size < this.smallSize;
+    if (small && this.smallBytes + bytes > this.smallCapBytes) return new Float32Array(size);
     const ptr = this.liveBytes + bytes <= this.capBytes ? this.malloc(bytes) : -1;
     if (ptr < 0) return new Float32Array(size);
+    if (small) this.smallBytes += bytes;
     const view = new Float32Array(this.memory.buffer, ptr, size);
-    this.finalizer.register(view, ptr, view);
+    this.finalizer.register(view, small ? -ptr : ptr, view);
     return view;
   }
 
   /** Returns a view from `alloc` early. Anything else (plain arrays, subarrays) is ignored. */
   release(view: Float32Array): void {
-    if (!this.owns(view) || !this.live.has(view.byteOffset)) return;
-    this.finalizer.unregister(view);
-    this.free(view.byteOffset);
+    // Only a view alloc made is registered; unregister tells us whether this is one.
+    if (!this.owns(view) || !this.finalizer.unregister(view)) return;
+    this.freeView(view.length < this.smallSize ? -view.byteOffset : view.byteOffset);
+  }
+
+  private freeView(held: number): void {
+    const ptr = Math.abs(held);
+    if (held < 0 && this.live.has(ptr)) this.smallBytes -= this.live.get(ptr)!;
+    this.free(ptr);
   }
 
   /** Whether `a` lies in this heap's memory (then its byteOffset is its kernel pointer). */

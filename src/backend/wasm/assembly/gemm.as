@@ -150,6 +150,29 @@ function micro(ap: usize, bp: usize, ldb: usize, kc: i32, c: usize, ldc: usize, 
   }
 }
 
+/**
+ * One row of C over 4 full panels: C[1×4NR] += A(row, ·)·B, panel q at bp + q·panelBytes with
+ * rows `ldb` bytes apart. 8 accumulators; each k step loads 128 contiguous bytes of B when in place.
+ */
+function microRow4(ap: usize, lda: usize, bp: usize, panelBytes: usize, ldb: usize, kc: i32, c: usize): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+  const b1 = bp + panelBytes, b2 = bp + 2 * panelBytes, b3 = bp + 3 * panelBytes;
+  for (let p = 0; p < kc; p++) {
+    const a = v128.load32_splat(ap);
+    const o = <usize>p * ldb;
+    c0 = f32x4.add(c0, f32x4.mul(a, v128.load(bp + o))); c1 = f32x4.add(c1, f32x4.mul(a, v128.load(bp + o, 16)));
+    c2 = f32x4.add(c2, f32x4.mul(a, v128.load(b1 + o))); c3 = f32x4.add(c3, f32x4.mul(a, v128.load(b1 + o, 16)));
+    c4 = f32x4.add(c4, f32x4.mul(a, v128.load(b2 + o))); c5 = f32x4.add(c5, f32x4.mul(a, v128.load(b2 + o, 16)));
+    c6 = f32x4.add(c6, f32x4.mul(a, v128.load(b3 + o))); c7 = f32x4.add(c7, f32x4.mul(a, v128.load(b3 + o, 16)));
+    ap += lda;
+  }
+  addRow(c, c0, c1);
+  addRow(c + 32, c2, c3);
+  addRow(c + 64, c4, c5);
+  addRow(c + 96, c6, c7);
+}
+
 /** One row of C: C[1×NR] += A(row, ·)·Bpanel, A's k steps `lda` bytes apart (read in place). */
 function microRow(ap: usize, lda: usize, bp: usize, ldb: usize, kc: i32, c: usize, cols: i32, tile: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
@@ -246,15 +269,25 @@ export function gemmStrided(
       const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
       const bStride: usize = direct ? <usize>ldb << 2 : NR * 4;
       const cols = min(NR, n - j0);
-      let i0 = 0;
-      for (; i0 + MR <= m; i0 += MR) {
+      for (let i0 = 0; i0 + MR <= m; i0 += MR) {
         micro(packedA + (<usize>i0 * kc << 2), bp, bStride, kc, c + <usize>i0 * ldc + (<usize>j0 << 2), ldc, MR, cols, tile);
       }
-      // Leftover rows one at a time: a zero-padded MR-row tile would multiply up to MR× the
-      // work when m is small (m = 1 when predicting one example).
-      for (let i = i0; i < m; i++) {
-        const ap = a + <usize>i * aRowStride + <usize>p0 * aColStride;
-        microRow(ap, aColStride, bp, bStride, kc, c + <usize>i * ldc + (<usize>j0 << 2), cols, tile);
+    }
+    // Leftover rows one at a time (a zero-padded MR-row tile would multiply up to MR× the work
+    // when m is small: m = 1 when predicting one example), 4 panels per pass so that each B row
+    // segment read is a whole 128 bytes, then the last panels one by one.
+    const panelBytes: usize = direct ? NR * 4 : <usize>kc * NR * 4;
+    for (let i = m / MR * MR; i < m; i++) {
+      const ap = a + <usize>i * aRowStride + <usize>p0 * aColStride;
+      const crow = c + <usize>i * ldc;
+      let j0 = 0;
+      for (; j0 + 4 * NR <= n; j0 += 4 * NR) {
+        const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
+        microRow4(ap, aColStride, bp, panelBytes, direct ? <usize>ldb << 2 : NR * 4, kc, crow + (<usize>j0 << 2));
+      }
+      for (; j0 < n; j0 += NR) {
+        const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
+        microRow(ap, aColStride, bp, direct ? <usize>ldb << 2 : NR * 4, kc, crow + (<usize>j0 << 2), min(NR, n - j0), tile);
       }
     }
   }
