@@ -43,6 +43,15 @@ export async function runKeel(backendName: string, quick = false): Promise<Figur
   const msMany = await timeIt(() => model.predict(many, { batchSize: PREDICT_MANY }), quick || slow ? 3 : 7, 1);
   figures.push({ workload: `predict ${PREDICT_MANY}`, unit: 'samples/s', value: PREDICT_MANY / (msMany / 1000), higherIsBetter: true });
 
+  // The same model with its BNs folded into the Dense layers (keel.foldBatchNorm), as deployed.
+  const folded = keel.foldBatchNorm(model).model;
+  const msOneFolded = await timeIt(() => {
+    for (let i = 0; i < reps; i++) folded.predict(one);
+  }, quick ? 3 : 7, 1);
+  figures.push({ workload: 'predict 1 (folded)', unit: 'µs', value: (msOneFolded / reps) * 1000, higherIsBetter: false });
+  const msManyFolded = await timeIt(() => folded.predict(many, { batchSize: PREDICT_MANY }), quick || slow ? 3 : 7, 1);
+  figures.push({ workload: `predict ${PREDICT_MANY} (folded)`, unit: 'samples/s', value: PREDICT_MANY / (msManyFolded / 1000), higherIsBetter: true });
+
   const be = backend();
   const alloc = (n: number, seed: number) => {
     const a = be.alloc(n, 'float32');

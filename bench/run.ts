@@ -67,13 +67,15 @@ rows.push(`| workload | unit | ${Object.keys(peers).join(' | ')} | ${peerNames.m
 rows.push(`|${' --- |'.repeat(2 + Object.keys(peers).length + peerNames.length)}`);
 const ratios: Record<string, Record<string, number>> = {};
 for (const f of subject) {
+  // Keel's folded-model rows are compared with the peers' plain predictions (they have no folding).
+  const peerWorkload = (p: string) => (p.startsWith('Keel') ? f.workload : f.workload.replace(/ \(folded\)$/, ''));
   const cells = Object.keys(peers).map((p) => {
-    const g = peers[p].find((x) => x.workload === f.workload);
+    const g = peers[p].find((x) => x.workload === peerWorkload(p));
     return g ? fmt(g.value) : '';
   });
   ratios[f.workload] = {};
   const ratioCells = peerNames.map((p) => {
-    const g = peers[p].find((x) => x.workload === f.workload);
+    const g = peers[p].find((x) => x.workload === peerWorkload(p));
     if (!g) return '';
     const r = f.higherIsBetter ? f.value / g.value : g.value / f.value;
     ratios[f.workload][p] = r;
