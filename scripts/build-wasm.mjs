@@ -19,10 +19,18 @@ const common = [
   'index.ts', '--runtime', 'stub', '-O3', '--noAssert', '--enable', 'simd',
   '--importMemory', '--noExportMemory', '--initialMemory', '1',
 ];
-/** Shared memory (views survive growth; worker threads can share it) and a plain fallback. */
+const shared = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
+const relaxed = ['--enable', 'relaxed-simd', '--use', 'RELAXED=1'];
+const plain = ['--use', 'RELAXED=0'];
+/**
+ * Shared memory (views survive growth; worker threads can share it) or a plain fallback, each with
+ * fused multiply-adds (relaxed SIMD: Chrome 114+, Node 22+) or without.
+ */
 const variants = {
-  shared: [...common, '--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'],
-  unshared: common,
+  shared: [...common, ...shared, ...plain],
+  unshared: [...common, ...plain],
+  sharedRelaxed: [...common, ...shared, ...relaxed],
+  unsharedRelaxed: [...common, ...relaxed],
 };
 
 async function compile(name, args) {

@@ -213,3 +213,22 @@ test('gemm split across two threads matches the reference', { skip }, async () =
     }
   }
 });
+
+test('gemm with and without fused multiply-adds (relaxed SIMD) matches the reference', { skip }, () => {
+  const variants = [createWasmBackend({ relaxedSimd: false, threads: 1 })];
+  const withFma = createWasmBackend({ relaxedSimd: true, threads: 1 });
+  // Fused multiply-adds need relaxed SIMD (Chrome 114+, Node 22+, or --experimental-wasm-relaxed-simd).
+  if (withFma.relaxedSimd) variants.push(withFma);
+  assert.equal(variants[0].relaxedSimd, false);
+  for (const be of variants) {
+    for (const [m, n, k] of [[1, 300, 784], [7, 17, 65], [33, 65, 17], [32, 784, 300]] as const) {
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const a = random(m * k, 'plain'), b = random(k * n, 'plain'), c = random(m * n, 'plain');
+        const expected = Float32Array.from(c);
+        js.gemm(a, b, expected, m, n, k, transA, transB, true);
+        be.gemm(a, b, c, m, n, k, transA, transB, true);
+        close(c, expected, 8e-6 * Math.sqrt(k), `gemm (fma=${be.relaxedSimd}) ${m}×${n}×${k} transA=${transA} transB=${transB}`);
+      }
+    }
+  }
+});

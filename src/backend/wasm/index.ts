@@ -88,6 +88,8 @@ export interface WasmBackendOptions extends HeapOptions {
   threads?: number;
   /** GEMMs of fewer floating-point operations run on one thread (default THREADED_GEMM_MIN_FLOPS). */
   threadedGemmMinFlops?: number;
+  /** Use fused multiply-adds where the engine has relaxed SIMD (default true). */
+  relaxedSimd?: boolean;
 }
 
 /**
@@ -98,13 +100,15 @@ export const THREADED_GEMM_MIN_FLOPS = 2e6;
 
 export type WasmBackend = Backend & {
   readonly heap: WasmHeap;
+  /** Whether the GEMM kernels use fused multiply-adds (relaxed SIMD). */
+  readonly relaxedSimd: boolean;
   /** Resolves to the number of worker threads once they listen (0 when running single-threaded). */
   readonly threadsReady: Promise<number>;
 };
 
 /** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
-  const kernels = loadKernels();
+  const kernels = loadKernels(undefined, options.relaxedSimd ?? true);
   const k: KernelExports = kernels.exports;
   const heap = new WasmHeap(kernels, options);
   const js = createJsBackend();
@@ -158,6 +162,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     name: 'wasm',
     heap,
     threadsReady,
+    relaxedSimd: kernels.relaxed,
     alloc: (size: number, dtype: DType) => (dtype === 'float64' ? new Float64Array(size) : heap.alloc(size)),
     release(data) {
       if (data instanceof Float32Array) heap.release(data);

@@ -2,7 +2,7 @@
  * Loads the compiled kernels (kernels.generated.ts, built from assembly/*.as) into a WebAssembly
  * memory. Synchronous, so that `setBackend('wasm')` needs no await: the module is a few KB.
  */
-import { sharedKernels, unsharedKernels } from './kernels.generated.js';
+import { sharedKernels, sharedRelaxedKernels, unsharedKernels, unsharedRelaxedKernels } from './kernels.generated.js';
 import type { UnaryKind } from '../backend.js';
 
 /** The kernels' exports. Pointers are byte offsets into the memory; sizes count f32 values. */
@@ -51,6 +51,20 @@ export interface LoadedKernels {
   exports: KernelExports;
   /** Whether the memory is shared: views then survive growth, else the memory never grows. */
   shared: boolean;
+  /** Whether the GEMM kernels use fused multiply-adds (relaxed SIMD). */
+  relaxed: boolean;
+}
+
+let relaxedSupport: boolean | undefined;
+
+/** Whether the engine runs relaxed SIMD (Chrome 114+, Node 22+, or `--experimental-wasm-relaxed-simd`). */
+export function relaxedSimdSupported(): boolean {
+  try {
+    relaxedSupport ??= WebAssembly.validate(decode(unsharedRelaxedKernels) as BufferSource);
+  } catch {
+    relaxedSupport = false;
+  }
+  return relaxedSupport;
 }
 
 /**
@@ -59,7 +73,7 @@ export interface LoadedKernels {
  * never grows because growing a plain memory detaches every view (every tensor) over it.
  * Throws when WebAssembly or its SIMD extension is missing.
  */
-export function loadKernels(unsharedPages = 4096): LoadedKernels {
+export function loadKernels(unsharedPages = 4096, useRelaxed = relaxedSimdSupported()): LoadedKernels {
   let memory: WebAssembly.Memory;
   let shared = true;
   try {
@@ -68,9 +82,11 @@ export function loadKernels(unsharedPages = 4096): LoadedKernels {
     shared = false;
     memory = new WebAssembly.Memory({ initial: unsharedPages });
   }
-  const module = new WebAssembly.Module(decode(shared ? sharedKernels : unsharedKernels) as BufferSource);
+  const relaxed = useRelaxed && relaxedSimdSupported();
+  const source = shared ? (relaxed ? sharedRelaxedKernels : sharedKernels) : relaxed ? unsharedRelaxedKernels : unsharedKernels;
+  const module = new WebAssembly.Module(decode(source) as BufferSource);
   const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
-  return { memory, module, exports: instance.exports as unknown as KernelExports, shared };
+  return { memory, module, exports: instance.exports as unknown as KernelExports, shared, relaxed };
 }
 
 /** Whether this platform can run the kernels (WebAssembly with SIMD). */
