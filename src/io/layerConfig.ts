@@ -160,7 +160,7 @@ export function parseLayer(entry: unknown, where: string): LayerPlan | { inputLa
       break;
     case 'Flatten':
       if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') {
-        throw new ModelFormatError(`${at('data_format')}: expected 'channels_last' (Keel has no channels_first), received ${JSON.stringify(c.data_format)}.`);
+        throw new ModelFormatError(`${at('data_format')}: expected 'channels_last' (Keel has no channels_first), received ${describe(c.data_format)}.`);
       }
       break;
   }
@@ -248,7 +248,7 @@ function initializerFromJSON(value: unknown, where: string, fallback: Initialize
         const mode = MODE_FROM_JSON[string(c.mode ?? 'fan_in', `${where}.config.mode`)];
         const distribution = DISTRIBUTION_FROM_JSON[string(c.distribution ?? 'truncated_normal', `${where}.config.distribution`)];
         if (!mode || !distribution) {
-          throw new ModelFormatError(`${where}.config: expected mode fan_in|fan_out|fan_avg and distribution normal|truncated_normal|untruncated_normal|uniform, received ${JSON.stringify(c).slice(0, 120)}.`);
+          throw new ModelFormatError(`${where}.config: expected mode fan_in|fan_out|fan_avg and distribution normal|truncated_normal|untruncated_normal|uniform, received ${describe(c)}.`);
         }
         const scale = optionalNumber('scale') ?? 1;
         // TF.js writes HeNormal & co. as VarianceScaling; recognise them so that configs round-trip.
@@ -273,8 +273,14 @@ function initializerFromJSON(value: unknown, where: string, fallback: Initialize
 
 // ---- validation helpers (exported for the model reader) ---------------------------------------
 
-function describe(v: unknown): string {
-  const s = JSON.stringify(v);
+/** A short, safe rendering of an untrusted value for an error message. */
+export function describe(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    return `a ${Array.isArray(v) ? 'nested array' : typeof v} too deep to print`;
+  }
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

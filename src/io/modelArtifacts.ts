@@ -12,7 +12,7 @@ import { KeelError } from '../core/errors.js';
 import { wrap } from '../ops/tensor.js';
 import { ModelFormatError } from './errors.js';
 import {
-  buildLayer, layerToJSON, object, parseLayer, planOutputShape, planWeights, positiveInteger, string, type LayerPlan,
+  buildLayer, describe, layerToJSON, object, parseLayer, planOutputShape, planWeights, positiveInteger, string, type LayerPlan,
 } from './layerConfig.js';
 import type { ModelArtifacts, ModelJSON, WeightSpec } from './types.js';
 
@@ -74,7 +74,7 @@ export function parseModelJSON(text: string): { artifacts: Omit<ModelArtifacts, 
   const json = object(parsed, 'model.json');
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new ModelFormatError(
-      `model.json: expected format 'layers-model', received ${JSON.stringify(json.format)?.slice(0, 60)}. ` +
+      `model.json: expected format 'layers-model', received ${describe(json.format)}. ` +
         `Graph models (tfjs_graph_model) cannot be loaded as layers models.`,
     );
   }
@@ -88,7 +88,7 @@ export function parseModelJSON(text: string): { artifacts: Omit<ModelArtifacts, 
   manifest.forEach((g, gi) => {
     const group = object(g, `weightsManifest[${gi}]`);
     if (!Array.isArray(group.paths) || group.paths.length === 0 || group.paths.length > MAX_ENTRIES) {
-      throw new ModelFormatError(`weightsManifest[${gi}].paths: expected a non-empty array of file names, received ${JSON.stringify(group.paths)?.slice(0, 80)}.`);
+      throw new ModelFormatError(`weightsManifest[${gi}].paths: expected a non-empty array of file names, received ${describe(group.paths)}.`);
     }
     const paths = group.paths.map((p, pi) => checkRelativePath(string(p, `weightsManifest[${gi}].paths[${pi}]`), `weightsManifest[${gi}].paths[${pi}]`));
     if (!Array.isArray(group.weights) || group.weights.length > MAX_ENTRIES) {
@@ -134,13 +134,13 @@ function parseWeightSpec(w: unknown, where: string): WeightSpec {
   const spec = object(w, where);
   const name = string(spec.name, `${where}.name`);
   if (spec.dtype !== 'float32') {
-    throw new ModelFormatError(`${where}.dtype: Keel reads float32 weights only, received ${JSON.stringify(spec.dtype)?.slice(0, 40)}.`);
+    throw new ModelFormatError(`${where}.dtype: Keel reads float32 weights only, received ${describe(spec.dtype)}.`);
   }
   if (spec.quantization !== undefined) {
     throw new ModelFormatError(`${where}: quantized weights are not supported; save the model without quantization.`);
   }
   if (!Array.isArray(spec.shape) || spec.shape.length > 8) {
-    throw new ModelFormatError(`${where}.shape: expected an array of at most 8 dimensions, received ${JSON.stringify(spec.shape)?.slice(0, 80)}.`);
+    throw new ModelFormatError(`${where}.shape: expected an array of at most 8 dimensions, received ${describe(spec.shape)}.`);
   }
   const shape = spec.shape.map((d, i) => {
     if (d === 0) return 0;
@@ -164,7 +164,7 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   const root = topology.model_config !== undefined ? object(topology.model_config, 'modelTopology.model_config') : topology;
   if (root.class_name !== 'Sequential') {
     throw new ModelFormatError(
-      `modelTopology.class_name: Keel loads Sequential models only, received ${JSON.stringify(root.class_name)?.slice(0, 60)}.`,
+      `modelTopology.class_name: Keel loads Sequential models only, received ${describe(root.class_name)}.`,
     );
   }
   const rootConfig = root.config;
@@ -208,7 +208,11 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   }
 
   // Phase 2: the manifest against the topology, and the bytes against the manifest.
-  const specs = artifacts.weightSpecs;
+  // Artifacts may come from memory (fromMemory, a custom handler): check them as model.json is checked.
+  if (!Array.isArray(artifacts.weightSpecs) || artifacts.weightSpecs.length > MAX_ENTRIES) {
+    throw new ModelFormatError(`weightSpecs: expected an array of {name, shape, dtype}, received ${describe(artifacts.weightSpecs)}.`);
+  }
+  const specs = artifacts.weightSpecs.map((w, i) => parseWeightSpec(w, `weightSpecs[${i}]`));
   const seen = new Set<string>();
   for (const spec of specs) {
     if (seen.has(spec.name)) throw new ModelFormatError(`weightsManifest: weight '${spec.name.slice(0, 80)}' is listed twice.`);

@@ -136,3 +136,29 @@ test('weight data split into several buffers (as TF.js 4.x may give it) loads as
   assert.equal(keel.artifactsToModel({ ...parsed, weightData: split }).countParams(), model.countParams());
   assert.throws(() => keel.artifactsToModel({ ...parsed, weightData: 'abc' as never }), { name: 'ModelFormatError', message: /expected an ArrayBuffer/ });
 });
+
+test('deeply nested values anywhere give a typed error, not a stack overflow', () => {
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  const text = JSON.stringify(modelJSON());
+  const spec = JSON.stringify(specsOf(modelJSON())[0]);
+  const replacements: [string, string][] = [
+    ['"format":"layers-model"', `"format":${deep}`],
+    ['"class_name":"Sequential"', `"class_name":${deep}`],
+    ['"class_name":"Flatten","config":{', `"class_name":"Flatten","config":{"data_format":${deep},`],
+    ['"units":6', `"units":${deep}`],
+    ['"paths":["weights.bin"]', `"paths":${deep}`],
+    [spec, spec.replace('"dtype":"float32"', `"dtype":${deep}`)],
+    [spec, spec.replace(/"shape":\[\d+\]/, `"shape":${deep}`)],
+    ['"mode":"fan_in"', `"mode":${deep}`],
+  ];
+  for (const [from, to] of replacements) {
+    assert.ok(text.includes(from), from);
+    assert.throws(() => load(text.replace(from, to)), { name: 'ModelFormatError' }, from);
+  }
+  // Artifacts given in memory are checked as thoroughly as model.json.
+  const { artifacts: parsed } = keel.io.parseModelJSON(text);
+  for (const weightSpecs of [null, [{ name: 'x', shape: 'no', dtype: 'float32' }], [{ shape: [1], dtype: 'float32' }], [7]]) {
+    assert.throws(() => keel.artifactsToModel({ ...parsed, weightSpecs: weightSpecs as never, weightData: weights().buffer as ArrayBuffer }),
+      { name: 'ModelFormatError' });
+  }
+});
