@@ -44,13 +44,13 @@ function mutateStructure(random: Random): string {
     const { parent, key } = all[random.int(all.length)];
     const op = random.int(4);
     const p = parent as Record<string | number, unknown>;
-    if (op === 0) p[key] = ODD_VALUES[random.int(ODD_VALUES.length)];
+    if (op === 0) p[key] = structuredClone(ODD_VALUES[random.int(ODD_VALUES.length)]);
     else if (op === 1) {
       if (Array.isArray(parent)) parent.splice(key as number, 1);
       else delete p[key];
     } else if (op === 2 && Array.isArray(parent)) parent.splice(key as number, 0, structuredClone(parent[key as number]));
     else if (typeof p[key] === 'number') p[key] = (p[key] as number) * (random.next() < 0.5 ? -1 : 1 + random.int(1000));
-    else p[key] = ODD_VALUES[random.int(ODD_VALUES.length)];
+    else p[key] = structuredClone(ODD_VALUES[random.int(ODD_VALUES.length)]);
   }
   return JSON.stringify(json);
 }
