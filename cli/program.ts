@@ -225,7 +225,7 @@ export async function train(options: TrainOptions): Promise<void> {
   const valAccuracy = history.val_accuracy[history.val_accuracy.length - 1];
 
   log();
-  log(`Validation accuracy after ${history.epoch.length} epochs: ${valAccuracy.toFixed(4)}`);
+  log(`Validation accuracy after ${history.epoch.length} epoch${history.epoch.length === 1 ? '' : 's'}: ${valAccuracy.toFixed(4)}`);
   log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${fmt(test.ys.size)} images`);
   log(`Training took ${trainSeconds.toFixed(1)} s (${fmt(Math.round(samplesPerSecond))} samples/s on backend ${backend})`);
   log();
