@@ -109,6 +109,9 @@ export async function gemmBreakEven(): Promise<{ mflop: number; shape: string; o
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  keel.setBackend(process.argv[2] ?? 'wasm');
+  const relaxed = (backend() as Partial<WasmBackend>).relaxedSimd;
+  process.stderr.write(`  (fused multiply-add: ${relaxed ?? 'n/a'})\n`);
   const figures = await runKeel(process.argv[2] ?? 'wasm', process.argv.includes('--quick'));
   console.log(JSON.stringify(figures, null, 1));
 }

@@ -6,7 +6,7 @@
  *
  * Ratios are "times as fast": throughput / peer's throughput, or peer's time / time, so > 1 means
  * Keel-wasm wins either way. `--quick` shortens every workload (for a smoke test, not for figures);
- * `--no-torch` skips PyTorch.
+ * `--no-torch` and `--no-tfjs` skip those peers.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -30,15 +30,30 @@ log('Keel wasm...');
 peers['Keel wasm'] = await runKeel('wasm', quick);
 log('Keel wasm, 1 thread...');
 peers['Keel wasm 1T'] = await runKeel('wasm-1t', quick);
+// Fused multiply-adds need relaxed SIMD, behind a flag in Node 20 (on by default in Node 22+ and
+// Chrome 114+): measured in a child process that has the flag.
+for (const [name, backendName] of [['Keel wasm FMA', 'wasm'], ['Keel wasm FMA 1T', 'wasm-1t']]) {
+  log(`${name} (relaxed SIMD), child process...`);
+  try {
+    const out = execFileSync(process.execPath, [
+      '--experimental-wasm-relaxed-simd', '--import', 'tsx', join(here, 'keel.ts'), backendName, ...(quick ? ['--quick'] : []),
+    ], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+    peers[name] = JSON.parse(out) as Figure[];
+  } catch (e) {
+    notes.push(`${name} not measured: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
 log('GEMM thread break-even...');
 const breakEven = await gemmBreakEven();
 log('Keel js...');
 peers['Keel js'] = await runKeel('js', quick);
 // TF.js's backends share one engine: cpu first, then wasm.
-log('TF.js cpu...');
-peers['TF.js cpu'] = await runTfjs('cpu', quick);
-log('TF.js wasm...');
-peers['TF.js wasm'] = await runTfjs('wasm', quick);
+if (!process.argv.includes('--no-tfjs')) {
+  log('TF.js cpu...');
+  peers['TF.js cpu'] = await runTfjs('cpu', quick);
+  log('TF.js wasm...');
+  peers['TF.js wasm'] = await runTfjs('wasm', quick);
+}
 
 let torchVersion: string | null = null;
 try {
@@ -59,29 +74,39 @@ try {
   notes.push(`PyTorch not measured: ${(e as Error).message.split('\n')[0]}`);
 }
 
-const subject = peers['Keel wasm'];
-const peerNames = Object.keys(peers).filter((p) => p !== 'Keel wasm');
+const subjects = ['Keel wasm', 'Keel wasm 1T', 'Keel wasm FMA', 'Keel wasm FMA 1T'].filter((p) => peers[p]);
+const comparedTo = ['TF.js wasm', 'PyTorch 1T', 'PyTorch 2T'].filter((p) => peers[p]);
 const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
+// Keel's folded-model rows are compared with the peers' plain predictions (they have no folding).
+const lookup = (peer: string, workload: string) =>
+  peers[peer].find((x) => x.workload === (peer.startsWith('Keel') ? workload : workload.replace(/ \(folded\)$/, '')));
 const rows: string[] = [];
-rows.push(`| workload | unit | ${Object.keys(peers).join(' | ')} | ${peerNames.map((p) => `wasm ÷ ${p}`).join(' | ')} |`);
-rows.push(`|${' --- |'.repeat(2 + Object.keys(peers).length + peerNames.length)}`);
-const ratios: Record<string, Record<string, number>> = {};
-for (const f of subject) {
-  // Keel's folded-model rows are compared with the peers' plain predictions (they have no folding).
-  const peerWorkload = (p: string) => (p.startsWith('Keel') ? f.workload : f.workload.replace(/ \(folded\)$/, ''));
-  const cells = Object.keys(peers).map((p) => {
-    const g = peers[p].find((x) => x.workload === peerWorkload(p));
-    return g ? fmt(g.value) : '';
-  });
-  ratios[f.workload] = {};
-  const ratioCells = peerNames.map((p) => {
-    const g = peers[p].find((x) => x.workload === peerWorkload(p));
-    if (!g) return '';
-    const r = f.higherIsBetter ? f.value / g.value : g.value / f.value;
-    ratios[f.workload][p] = r;
-    return `${r.toFixed(2)}×`;
-  });
-  rows.push(`| ${f.workload} | ${f.unit} | ${cells.join(' | ')} | ${ratioCells.join(' | ')} |`);
+rows.push(`| workload | unit | ${Object.keys(peers).join(' | ')} |`);
+rows.push(`|${' --- |'.repeat(2 + Object.keys(peers).length)}`);
+for (const f of peers['Keel wasm']) {
+  rows.push(`| ${f.workload} | ${f.unit} | ${Object.keys(peers).map((p) => { const g = lookup(p, f.workload); return g ? fmt(g.value) : ''; }).join(' | ')} |`);
+}
+const ratios: Record<string, Record<string, Record<string, number>>> = {};
+const ratioRows: string[] = [];
+ratioRows.push(`| workload | ${subjects.flatMap((s) => comparedTo.map((p) => `${s.replace('Keel ', '')} ÷ ${p}`)).join(' | ')} |`);
+ratioRows.push(`|${' --- |'.repeat(1 + subjects.length * comparedTo.length)}`);
+for (const f of peers['Keel wasm']) {
+  const cells: string[] = [];
+  for (const s of subjects) {
+    const mine = lookup(s, f.workload);
+    for (const p of comparedTo) {
+      const g = lookup(p, f.workload);
+      if (!mine || !g) {
+        cells.push('');
+        continue;
+      }
+      // "times as fast": > 1 means Keel wins, for throughputs and for times alike.
+      const r = f.higherIsBetter ? mine.value / g.value : g.value / mine.value;
+      ((ratios[s] ??= {})[f.workload] ??= {})[p] = r;
+      cells.push(`${r.toFixed(2)}×`);
+    }
+  }
+  ratioRows.push(`| ${f.workload} | ${cells.join(' | ')} |`);
 }
 
 const date = new Date().toISOString();
@@ -93,6 +118,8 @@ const file = join(dir, `bench-${date.replace(/[:.]/g, '-')}${quick ? '-quick' : 
 writeFileSync(file, JSON.stringify(result, null, 1));
 console.log(`${date} — ${machine}${torchVersion ? `, PyTorch ${torchVersion}` : ''}`);
 console.log(rows.join('\n'));
+console.log('\nRatios ("times as fast", > 1 means Keel is faster):');
+console.log(ratioRows.join('\n'));
 console.log('\nGEMM break-even (GFLOP/s, one thread vs split over two):');
 for (const b of breakEven) console.log(`  ${b.shape} (${b.mflop.toFixed(2)} MFLOP): ${b.oneThread.toFixed(1)} vs ${b.twoThreads.toFixed(1)}`);
 for (const n of notes) console.log(`note: ${n}`);
