@@ -232,3 +232,26 @@ test('gemm with and without fused multiply-adds (relaxed SIMD) matches the refer
     }
   }
 });
+
+test('the calling thread runs the blocks of workers that have not started', { skip }, async () => {
+  const { loadKernels } = await import('../../src/backend/wasm/kernels.js');
+  const { WasmHeap } = await import('../../src/backend/wasm/heap.js');
+  const { createGemmPool } = await import('../../src/backend/wasm/node/pool.js');
+  const { splitGemm } = await import('../../src/backend/wasm/threads.js');
+  const kernels = loadKernels();
+  const heap = new WasmHeap(kernels);
+  // Used at once, before its worker is even running: the caller must take the worker's block.
+  const pool = createGemmPool(kernels.module, kernels.memory, 2)!;
+  assert.equal(pool.ready, false);
+  const [m, n, k] = [32, 300, 100];
+  const a = heap.alloc(m * k), b = heap.alloc(k * n), c = heap.alloc(m * n);
+  a.set(random(m * k, 'plain'));
+  b.set(random(k * n, 'plain'));
+  const scratch = heap.malloc(2 * 4 * kernels.exports.gemmScratchFloats(m, n, k));
+  const blocks = splitGemm(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, false, false, false, 2,
+    (part) => scratch + part * 4 * kernels.exports.gemmScratchFloats(m, n, k));
+  pool.run(blocks, kernels.exports.gemmStrided as (...args: number[]) => void);
+  const expected = new Float32Array(m * n);
+  js.gemm(a, b, expected, m, n, k, false, false, false);
+  close(c, expected, 1e-4, 'gemm with a late worker');
+});

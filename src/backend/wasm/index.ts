@@ -93,10 +93,12 @@ export interface WasmBackendOptions extends HeapOptions {
 }
 
 /**
- * GEMMs below this many floating-point operations (2·m·n·k) stay on the calling thread: waking a
- * worker and joining it costs a few microseconds, which a smaller product does not win back.
+ * GEMMs below this many floating-point operations (2·m·n·k) stay on the calling thread. Measured
+ * on 2 cores (bench/run.ts, break-even): with the worker spinning between jobs, splitting already
+ * pays at 0.07 MFLOP (28 vs 23 GFLOP/s) and 0.4 MFLOP (54 vs 34); below 0.2 MFLOP the gain is a
+ * microsecond or less, not worth a second core.
  */
-export const THREADED_GEMM_MIN_FLOPS = 2e6;
+export const THREADED_GEMM_MIN_FLOPS = 2e5;
 
 export type WasmBackend = Backend & {
   readonly heap: WasmHeap;
@@ -178,9 +180,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (pool && 2 * m * n * kk >= minThreadedFlops) {
         const blocks = splitGemm(pa, pb, pc, m, n, kk, transA, transB, accumulate, pool.workers + 1,
           (part, rows, cols) => scratchOf(part, rows, cols, kk));
-        const own = blocks[0];
-        pool.run(blocks, () => k.gemmStrided(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8],
-          own[9], own[10], own[11], own[12]));
+        pool.run(blocks, k.gemmStrided as (...args: number[]) => void);
       } else {
         k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, scratch(k.gemmScratchFloats(m, n, kk)));
       }

@@ -3,12 +3,21 @@
  * code (node/pool.ts on Node); this file holds the browser-safe part: the job layout in shared
  * control memory and the split of C into blocks.
  *
- * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the main
- * thread to start a job; [1] how many workers finished it; from [4], JOB_SLOTS values per worker:
- * a flag (1 = has a block) and the gemmStrided arguments; [2] counts workers that are ready. Plain writes of the arguments happen
- * before the Atomics.add on [0], so a worker that sees the new generation sees them too.
+ * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the calling
+ * thread to start a job; [1] how many workers are ready; from [4], JOB_SLOTS values per worker:
+ * its block's claim state (CLAIM) and the gemmStrided arguments (1..13). The caller writes the
+ * arguments, marks the block FREE (an atomic store, so the arguments are visible to whoever claims
+ * it) and bumps the generation. A worker claims its block FREE → RUNNING with compareExchange, runs
+ * it and marks it DONE. After its own block the caller claims every block still FREE and runs it
+ * itself, then waits only for blocks that are RUNNING: a worker the OS has not scheduled yet
+ * (another process busy on the other core) costs nothing but its share of the speed-up.
  */
 
+export const CLAIM = 14;
+export const NO_BLOCK = 0;
+export const FREE = 1;
+export const RUNNING = 2;
+export const DONE = 3;
 export const JOB_SLOTS = 16;
 export const CONTROL_HEADER = 4;
 
@@ -19,10 +28,11 @@ export interface GemmPool {
   /** Whether every worker has started and listens for jobs. */
   readonly ready: boolean;
   /**
-   * Runs `blocks[i + 1]` on worker i and `local()` on the calling thread, and returns when all are
-   * done. Each block is the argument list of gemmStrided (13 values, pointers as byte offsets).
+   * Runs `blocks[i + 1]` on worker i, or on the calling thread when that worker is late, and
+   * `blocks[0]` on the calling thread; returns when all are done. Each block is the argument list
+   * of gemmStrided (13 values, pointers as byte offsets).
    */
-  run(blocks: number[][], local: () => void): void;
+  run(blocks: number[][], gemmStrided: (...args: number[]) => void): void;
 }
 
 /**
