@@ -4,6 +4,10 @@
  *
  * Run on a quiet machine (the lock keeps Keel's benchmarks from running at the same time):
  *   flock /tmp/keel-cpu.lock node --import tsx bench/fold.ts [--backend js] [--json out.json]
+ *
+ * With --accuracy, instead: train the seed model on Fashion-MNIST (--train-limit images, --epochs,
+ * SGD --learning-rate, --seeds runs) and compare test accuracy with the moving averages, with
+ * recomputed population statistics, and folded after recomputing (must equal the latter).
  */
 import { writeFileSync } from 'node:fs';
 import * as keel from '../src/index.js';
@@ -48,6 +52,46 @@ function time(fn: () => void, runs: number, warmup: number): number {
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   return median(samples);
+}
+
+if (args.includes('--accuracy')) {
+  await accuracyExperiment();
+  process.exit(0);
+}
+
+async function accuracyExperiment(): Promise<void> {
+  const trainLimit = Number(option('train-limit') ?? 10_000);
+  const epochs = Number(option('epochs') ?? 1);
+  const learningRate = Number(option('learning-rate') ?? 1e-3);
+  const seeds = Number(option('seeds') ?? 3);
+  const data = await keel.datasets.fashionMnist({ trainLimit });
+  const { xs, ys } = data.train;
+  const accuracy = (m: keel.Sequential) => {
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    return (m.evaluate(data.test.xs, data.test.ys, { batchSize: 1000 }) as keel.Tensor[])[1].dataSync()[0];
+  };
+  console.log(`Fashion-MNIST, seed model, ${xs.shape[0]} training images, ${epochs} epoch(s), SGD lr ${learningRate}, batch 32`);
+  console.log('seed  moving averages  recomputed  folded (recomputed)  recompute s');
+  const rows: Record<string, number>[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    keel.setRandomSeed(seed);
+    const model = seedModel('seed');
+    model.layers.forEach((l) => {
+      if (l instanceof keel.layers.BatchNormalization) l.setWeights(l.getWeights().map((w, i) => keel.tensor(Float32Array.from(w.dataSync(), () => (i === 0 || i === 3 ? 1 : 0)), w.shape)));
+    });
+    model.compile({ optimizer: keel.optimizers.sgd({ learningRate }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    await model.fit(xs, ys, { epochs, batchSize: 32, verbose: 0, seed });
+    const moving = accuracy(model);
+    const started = Date.now();
+    await keel.recomputeBatchNormStatistics(model, xs, { batchSize: 1000 });
+    const seconds = (Date.now() - started) / 1000;
+    const recomputed = accuracy(model);
+    const folded = accuracy(keel.foldBatchNorm(model).model);
+    rows.push({ seed, moving, recomputed, folded, seconds });
+    console.log(`${String(seed).padEnd(5)} ${moving.toFixed(4).padEnd(16)} ${recomputed.toFixed(4).padEnd(11)} ${folded.toFixed(4).padEnd(20)} ${seconds.toFixed(1)}`);
+  }
+  const out = option('json');
+  if (out) writeFileSync(out, JSON.stringify({ trainLimit: xs.shape[0], epochs, learningRate, rows }, null, 2));
 }
 
 const random = new Random(2);
