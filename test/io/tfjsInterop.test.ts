@@ -109,3 +109,17 @@ test('TF.js reads the initializers Keel writes (a loaded model can be trained fu
   assert.equal(configs[1].config.distribution, 'uniform');
   assert.equal(configs[3].class_name, 'RandomNormal');
 });
+
+test('TF.js runs the folded seed-before model (Dense layers only) and predicts as the original Keel model', async () => {
+  const model = seedModel('seed-before');
+  randomizeBatchNorm(model, 11);
+  const { model: folded } = keel.foldBatchNorm(model);
+  let saved: keel.ModelArtifacts | undefined;
+  await folded.save(keel.withSaveHandler(async (a) => { saved = a; }));
+  const tfModel = await tf.loadLayersModel(tf.io.fromMemory(saved as unknown as tf.io.ModelArtifacts));
+  assert.deepEqual(tfModel.layers.map((l) => l.getClassName()), ['Flatten', 'Dense', 'Activation', 'Dense', 'Activation', 'Dense']);
+  const x = randomInputs(16, [28, 28], 12);
+  const actual = (tfModel.predict(tf.tensor(x.dataSync(), [16, 28, 28])) as tf.Tensor).dataSync();
+  const expected = model.predict(x).dataSync();
+  assert.ok(maxAbsDiff(actual, expected) < 1e-5, `max |diff| ${maxAbsDiff(actual, expected)}`);
+});
