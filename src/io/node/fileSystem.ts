@@ -109,7 +109,8 @@ async function keepPreviousPair(modelPath: string, weightsPath: string): Promise
   if ((await exists(`${modelPath}.prev`)) && !(await pairIsConsistent(modelPath, weightsPath))) return;
   for (const p of [modelPath, weightsPath]) {
     await fs.rm(`${p}.prev`, { force: true });
-    await fs.link(p, `${p}.prev`);
+    // A file system without hard links (FAT, some network mounts) gets a copy instead.
+    await fs.link(p, `${p}.prev`).catch(() => fs.copyFile(p, `${p}.prev`));
   }
 }
 
