@@ -8,10 +8,12 @@
  *   Dense(useBias: false) → BN → Activation);
  * - otherwise forward, into the Dense just after (seed: Flatten → BN → Dense, and
  *   Dense(relu) → BN → Dense).
- * Dropout and linear Activation layers in between are skipped (both are the identity in inference).
+ * Dropout and linear Activation layers in between are skipped (both are the identity in inference),
+ * and so is a Flatten on the way forward: BN's per-feature parameters are then tiled over the
+ * flattened positions (feature = flat index mod features, as Flatten keeps the last axis fastest).
  * Anything else in between blocks the fold: a nonlinearity (BN after relu cannot fold backward
- * through the relu), or a Flatten of rank > 2 inputs. BNs that cannot fold stay, and the result
- * says which and why.
+ * through the relu), or a Flatten of rank > 2 inputs on the way back (Dense shares its scale over
+ * positions; BN after Flatten does not). BNs that cannot fold stay, and the result says which and why.
  *
  * Gotcha: a folded model has no BN to train; it is for inference. Fold after
  * `recomputeBatchNormStatistics` if you use it.
@@ -21,7 +23,7 @@ import { Sequential } from '../models/sequential.js';
 import type { Layer } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
-import { Activation, Dropout } from '../layers/simple.js';
+import { Activation, Dropout, Flatten } from '../layers/simple.js';
 import { buildLayer, layerToJSON, parseLayer, type LayerPlan } from '../io/layerConfig.js';
 import { foldBatchNormAfterDense, foldBatchNormBeforeDense, type BatchNormParameters } from './foldWeights.js';
 
@@ -72,7 +74,8 @@ export function foldBatchNorm(model: Sequential): FoldResult {
         setDense(dense, w.kernel, w.bias);
         folded.push({ layer: bn.plan.name, into: dense.plan.name, direction: 'intoPrevious' });
       } else if (next.dense) {
-        const w = foldBatchNormBeforeDense(denseWeights(next.dense), params);
+        const dense = denseWeights(next.dense);
+        const w = foldBatchNormBeforeDense(dense, tile(params, dense.inputs));
         setDense(next.dense, w.kernel, w.bias);
         folded.push({ layer: bn.plan.name, into: next.dense.plan.name, direction: 'intoNext' });
       } else {
@@ -101,6 +104,7 @@ function neighbour(items: Item[], i: number, step: -1 | 1): { dense?: Item; reas
   for (let j = i + step; j >= 0 && j < items.length; j += step) {
     const layer = items[j].source;
     if (layer instanceof Dropout) continue;
+    if (layer instanceof Flatten && (step > 0 || layer.inputShape.length === 1)) continue;
     if (layer instanceof Activation && layer.activation === 'linear') continue;
     if (layer instanceof Dense) {
       if (step < 0 && layer.activation !== 'linear') {
@@ -124,6 +128,17 @@ function bnParameters(item: Item): BatchNormParameters {
     movingMean: w.get('moving_mean')!,
     movingVariance: w.get('moving_variance')!,
     epsilon: (args.epsilon as number | undefined) ?? 1e-3,
+  };
+}
+
+/** BN parameters repeated to `length` values (a Flatten between BN and Dense): index k ↦ feature k mod f. */
+function tile(bn: BatchNormParameters, length: number): BatchNormParameters {
+  const features = bn.movingMean.length;
+  if (length === features) return bn;
+  const repeat = (v: ArrayLike<number>) => Float64Array.from({ length }, (_, k) => v[k % features]);
+  return {
+    gamma: repeat(bn.gamma), beta: repeat(bn.beta), movingMean: repeat(bn.movingMean),
+    movingVariance: repeat(bn.movingVariance), epsilon: bn.epsilon,
   };
 }
 

@@ -106,3 +106,26 @@ test('BN without γ or β (scale: false, center: false) and on rank-3 inputs fol
   const x = randomInputs(6, [5, 3], 9);
   assert.ok(maxAbsDiff(folded.predict(x).dataSync(), model.predict(x).dataSync()) < 1e-5);
 });
+
+test('a BN before a Flatten folds forward through it (parameters tiled); after a Flatten of rank-3 inputs it cannot fold back', () => {
+  const model = keel.sequential({ layers: [
+    keel.layers.batchNormalization({ inputShape: [5, 3] }),
+    keel.layers.flatten(),
+    keel.layers.dense({ units: 4, activation: 'relu' }),
+  ] });
+  randomizeBatchNorm(model, 8);
+  const { model: folded, notFolded } = keel.foldBatchNorm(model);
+  assert.deepEqual(notFolded, []);
+  assert.deepEqual(folded.layers.map((l) => l.getClassName()), ['Flatten', 'Dense']);
+  const x = randomInputs(6, [5, 3], 10);
+  assert.ok(maxAbsDiff(folded.predict(x).dataSync(), model.predict(x).dataSync()) < 1e-5);
+
+  const back = keel.sequential({ layers: [
+    keel.layers.dense({ units: 3, inputShape: [5, 2] }),
+    keel.layers.flatten(),
+    keel.layers.batchNormalization({ name: 'after_flatten' }),
+  ] });
+  const result = keel.foldBatchNorm(back);
+  assert.deepEqual(result.notFolded.map((n) => n.layer), ['after_flatten']);
+  assert.match(result.notFolded[0].reason, /previous layer '.*' is a Flatten, not a Dense; no Dense comes after it/);
+});
