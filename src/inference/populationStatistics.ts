@@ -69,6 +69,7 @@ export async function recomputeBatchNormStatistics(
     return [bn.movingMean.read(), bn.movingVariance.read()];
   });
   const results: RecomputedStatistics[] = [];
+  const inputBuffers = new Map<number, Tensor>(); // one per batch length: memory stays flat over N
   try {
     for (let t = 0; t < targets.length; t++) {
       const bn = layers[targets[t]] as BatchNormalization;
@@ -77,7 +78,7 @@ export async function recomputeBatchNormStatistics(
       const n = x.shape[0];
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(n, start + batchSize);
-        let out = rowsOf(x, start, end, layers[0].dtype);
+        let out = rowsOf(x, start, end, layers[0].dtype, inputBuffers);
         for (let i = 0; i < targets[t]; i++) out = layers[i].forward(out, false);
         stats.add(out.values, out.size / features);
         onProgress?.({ layer: bn.name, layerIndex: t, layers: targets.length, examplesDone: end, examples: n });
@@ -169,9 +170,13 @@ function checkInputs(model: Sequential, x: Tensor): void {
   }
 }
 
-function rowsOf(x: Tensor, start: number, end: number, dtype: Tensor['dtype']): Tensor {
+function rowsOf(x: Tensor, start: number, end: number, dtype: Tensor['dtype'], buffers: Map<number, Tensor>): Tensor {
   const rowSize = x.size / x.shape[0];
-  const out = empty([end - start, ...x.shape.slice(1)], dtype);
+  let out = buffers.get(end - start);
+  if (!out) {
+    out = empty([end - start, ...x.shape.slice(1)], dtype);
+    buffers.set(end - start, out);
+  }
   out.values.set(x.values.subarray(start * rowSize, end * rowSize));
   return out;
 }
