@@ -236,12 +236,12 @@ test('gemm with and without fused multiply-adds (relaxed SIMD) matches the refer
 test('the calling thread runs the blocks of workers that have not started', { skip }, async () => {
   const { loadKernels } = await import('../../src/backend/wasm/kernels.js');
   const { WasmHeap } = await import('../../src/backend/wasm/heap.js');
-  const { createGemmPool } = await import('../../src/backend/wasm/node/pool.js');
+  const { createKernelPool } = await import('../../src/backend/wasm/node/pool.js');
   const { splitGemm } = await import('../../src/backend/wasm/threads.js');
   const kernels = loadKernels();
   const heap = new WasmHeap(kernels);
   // Used at once, before its worker is even running: the caller must take the worker's block.
-  const pool = createGemmPool(kernels.module, kernels.memory, 2)!;
+  const pool = createKernelPool(kernels.module, kernels.memory, 2)!;
   assert.equal(pool.ready, false);
   const [m, n, k] = [32, 300, 100];
   const a = heap.alloc(m * k), b = heap.alloc(k * n), c = heap.alloc(m * n);
@@ -250,8 +250,39 @@ test('the calling thread runs the blocks of workers that have not started', { sk
   const scratch = heap.malloc(2 * 4 * kernels.exports.gemmScratchFloats(m, n, k));
   const blocks = splitGemm(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, false, false, false, 2,
     (part) => scratch + part * 4 * kernels.exports.gemmScratchFloats(m, n, k));
-  pool.run(blocks, kernels.exports.gemmStrided as (...args: number[]) => void);
+  pool.run('gemmStrided', blocks, kernels.exports.gemmStrided as (...args: number[]) => void);
   const expected = new Float32Array(m * n);
   js.gemm(a, b, expected, m, n, k, false, false, false);
   close(c, expected, 1e-4, 'gemm with a late worker');
+});
+
+test('batch normalization split across two threads matches the reference', { skip }, async () => {
+  const threaded = createWasmBackend({ threads: 2 });
+  assert.equal(await threaded.threadsReady, 1);
+  const inHeap = (values: Float32Array) => {
+    const a = threaded.alloc(values.length, 'float32') as Float32Array;
+    a.set(values);
+    return a;
+  };
+  for (const [rows, cols] of [[256, 1024], [300, 257], [64, 1040]]) {
+    const x = random(rows * cols, 'plain', -3, 5), dy = random(rows * cols, 'plain');
+    const gamma = random(cols, 'plain', 0.5, 1.5), beta = random(cols, 'plain');
+    const run = (be: Backend, alloc: (v: Float32Array) => Float32Array) => {
+      const out = {
+        y: alloc(new Float32Array(rows * cols)), mean: alloc(new Float32Array(cols)), variance: alloc(new Float32Array(cols)),
+        invStd: alloc(new Float32Array(cols)), dx: alloc(new Float32Array(rows * cols)),
+        dgamma: alloc(new Float32Array(cols).fill(0.5)), dbeta: alloc(new Float32Array(cols).fill(-1)),
+      };
+      const [xa, dya, ga, ba] = [alloc(x), alloc(dy), alloc(gamma), alloc(beta)];
+      be.batchNormTrain(xa, ga, ba, 1e-3, rows, cols, out.y, out.mean, out.variance, out.invStd);
+      be.batchNormGrad(xa, dya, ga, out.mean, out.invStd, rows, cols, out.dx, out.dgamma, out.dbeta);
+      return out;
+    };
+    const expected = run(js, (v) => Float32Array.from(v));
+    const actual = run(threaded, inHeap);
+    for (const key of Object.keys(expected) as (keyof typeof expected)[]) {
+      const tol = key === 'dgamma' || key === 'dbeta' ? Math.max(2e-4, 2e-6 * rows) : 2e-4;
+      close(actual[key], expected[key], tol, `threaded batchNorm ${key} ${rows}×${cols}`);
+    }
+  }
 });

@@ -20,6 +20,10 @@ export interface KernelExports {
   softmaxGrad(y: number, dy: number, dx: number, rows: number, cols: number): void;
   batchNormTrain(x: number, gamma: number, beta: number, epsilon: number, rows: number, cols: number,
     y: number, mean: number, variance: number, invStd: number, scratch: number): void;
+  batchNormTrainStrided(x: number, gamma: number, beta: number, rows: number, cols: number, ld: number,
+    y: number, mean: number, variance: number, invStd: number, scratch: number, epsilon: number): void;
+  batchNormGradStrided(x: number, dy: number, gamma: number, mean: number, invStd: number, rows: number, cols: number,
+    ld: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
   batchNormGrad(x: number, dy: number, gamma: number, mean: number, invStd: number, rows: number, cols: number,
     dx: number, dgamma: number, dbeta: number, scratch: number): void;
   batchNormInfer(x: number, mean: number, variance: number, gamma: number, beta: number, epsilon: number,

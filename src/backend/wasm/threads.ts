@@ -1,11 +1,12 @@
 /**
- * Splitting a GEMM across threads that share the kernels' memory. The pool itself is platform
+ * Splitting kernels across threads that share the kernels' memory. The pool itself is platform
  * code (node/pool.ts on Node); this file holds the browser-safe part: the job layout in shared
- * control memory and the split of C into blocks.
+ * control memory and the split of the work into blocks (of C for a GEMM, of columns for BN).
  *
  * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the calling
  * thread to start a job; [1] how many workers are ready; from [4], JOB_SLOTS values per worker:
- * its block's claim state (CLAIM) and the gemmStrided arguments (1..13). The caller writes the
+ * its block's claim state (CLAIM), the kernel to run (KERNEL, an index into POOL_KERNELS) and its
+ * arguments (1..13; those listed in FLOAT_ARGS are written as float32, the rest as uint32). The caller writes the
  * arguments, marks the block FREE (an atomic store, so the arguments are visible to whoever claims
  * it) and bumps the generation. A worker claims its block FREE → RUNNING with compareExchange, runs
  * it and marks it DONE. After its own block the caller claims every block still FREE and runs it
@@ -14,6 +15,12 @@
  */
 
 export const CLAIM = 14;
+export const KERNEL = 15;
+/** The kernels a pool runs, by index; each takes at most 13 arguments. */
+export const POOL_KERNELS = ['gemmStrided', 'batchNormTrainStrided', 'batchNormGradStrided'] as const;
+export type PoolKernel = (typeof POOL_KERNELS)[number];
+/** Argument positions holding a float (batchNormTrainStrided's epsilon, its last argument). */
+export const FLOAT_ARGS: Record<PoolKernel, number[]> = { gemmStrided: [], batchNormTrainStrided: [11], batchNormGradStrided: [] };
 export const NO_BLOCK = 0;
 export const FREE = 1;
 export const RUNNING = 2;
@@ -21,18 +28,18 @@ export const DONE = 3;
 export const JOB_SLOTS = 16;
 export const CONTROL_HEADER = 4;
 
-/** A pool of threads that run blocks of a GEMM; the calling thread takes block 0 itself. */
-export interface GemmPool {
+/** A pool of threads that run blocks of a kernel; the calling thread takes block 0 itself. */
+export interface KernelPool {
   /** Worker threads (not counting the calling thread). */
   readonly workers: number;
   /** Whether every worker has started and listens for jobs. */
   readonly ready: boolean;
   /**
-   * Runs `blocks[i + 1]` on worker i, or on the calling thread when that worker is late, and
-   * `blocks[0]` on the calling thread; returns when all are done. Each block is the argument list
-   * of gemmStrided (13 values, pointers as byte offsets).
+   * Runs `kernel` on `blocks[i + 1]` on worker i, or on the calling thread when that worker is
+   * late, and on `blocks[0]` on the calling thread (`local` is the kernel there); returns when
+   * all are done. Each block is an argument list (pointers as byte offsets).
    */
-  run(blocks: number[][], gemmStrided: (...args: number[]) => void): void;
+  run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void): void;
 }
 
 /**
@@ -68,4 +75,19 @@ export function splitGemm(
     }
   }
   return blocks;
+}
+
+/**
+ * Splits `cols` columns into `parts` ranges [start, end) of whole 16-column groups (64 bytes, so
+ * that no two threads write the same cache line of the per-column outputs).
+ */
+export function splitColumns(cols: number, parts: number): [number, number][] {
+  const groups = Math.ceil(cols / 16);
+  const ranges: [number, number][] = [];
+  for (let t = 0, start = 0; t < parts; t++) {
+    const end = t === parts - 1 ? cols : Math.min(cols, Math.round((groups * (t + 1)) / parts) * 16);
+    ranges.push([start, end]);
+    start = end;
+  }
+  return ranges;
 }

@@ -9,14 +9,26 @@ export function batchNormTrain(
   x: usize, gamma: usize, beta: usize, epsilon: f32, rows: i32, cols: i32,
   y: usize, mean: usize, variance: usize, invStd: usize, scratch: usize,
 ): void {
+  batchNormTrainStrided(x, gamma, beta, rows, cols, cols, y, mean, variance, invStd, scratch, epsilon);
+}
+
+/**
+ * batchNormTrain on `cols` columns of matrices whose rows are `ld` values apart (x and y), so that
+ * threads can each take a range of columns. epsilon comes last for the thread pool's sake.
+ */
+export function batchNormTrainStrided(
+  x: usize, gamma: usize, beta: usize, rows: i32, cols: i32, ld: i32,
+  y: usize, mean: usize, variance: usize, invStd: usize, scratch: usize, epsilon: f32,
+): void {
   const cols4 = cols & ~3;
   const colBytes = <usize>cols << 2;
+  const rowBytes = <usize>ld << 2;
   const n = <f32>rows;
   // Pass 1: column sums → mean. Two passes rather than E[x²]−E[x]², which cancels in float32
   // when |mean| ≫ std (raw 0–255 pixels); both passes read x from cache at these sizes.
   memory.fill(mean, 0, colBytes);
   for (let r = 0; r < rows; r++) {
-    const row = x + <usize>r * colBytes;
+    const row = x + <usize>r * rowBytes;
     let c = 0;
     for (; c < cols4; c += 4) {
       const o = <usize>c << 2;
@@ -31,7 +43,7 @@ export function batchNormTrain(
   // Pass 2: squared deviations → variance.
   memory.fill(variance, 0, colBytes);
   for (let r = 0; r < rows; r++) {
-    const row = x + <usize>r * colBytes;
+    const row = x + <usize>r * rowBytes;
     let c = 0;
     for (; c < cols4; c += 4) {
       const o = <usize>c << 2;
@@ -54,8 +66,8 @@ export function batchNormTrain(
   }
   // Pass 3: y = (x − mean)·(γ·invStd) + β.
   for (let r = 0; r < rows; r++) {
-    const row = x + <usize>r * colBytes;
-    const out = y + <usize>r * colBytes;
+    const row = x + <usize>r * rowBytes;
+    const out = y + <usize>r * rowBytes;
     let c = 0;
     for (; c < cols4; c += 4) {
       const o = <usize>c << 2;
@@ -74,13 +86,22 @@ export function batchNormGrad(
   x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, rows: i32, cols: i32,
   dx: usize, dgamma: usize, dbeta: usize, scratch: usize,
 ): void {
+  batchNormGradStrided(x, dy, gamma, mean, invStd, rows, cols, cols, dx, dgamma, dbeta, scratch);
+}
+
+/** batchNormGrad on `cols` columns of matrices whose rows are `ld` values apart (x, dy and dx). */
+export function batchNormGradStrided(
+  x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, rows: i32, cols: i32, ld: i32,
+  dx: usize, dgamma: usize, dbeta: usize, scratch: usize,
+): void {
   const cols4 = cols & ~3;
   const colBytes = <usize>cols << 2;
+  const rowBytes = <usize>ld << 2;
   const sumDy = scratch, sumDyXhat = scratch + colBytes, coefA = scratch + 2 * colBytes;
   memory.fill(scratch, 0, 2 * colBytes);
   // Pass 1: Σdy and Σdy·x̂ per column.
   for (let r = 0; r < rows; r++) {
-    const xr = x + <usize>r * colBytes, dr = dy + <usize>r * colBytes;
+    const xr = x + <usize>r * rowBytes, dr = dy + <usize>r * rowBytes;
     let c = 0;
     for (; c < cols4; c += 4) {
       const o = <usize>c << 2;
@@ -111,7 +132,7 @@ export function batchNormGrad(
   }
   // Pass 2: dx, reading dy and x once more.
   for (let r = 0; r < rows; r++) {
-    const xr = x + <usize>r * colBytes, dr = dy + <usize>r * colBytes, out = dx + <usize>r * colBytes;
+    const xr = x + <usize>r * rowBytes, dr = dy + <usize>r * rowBytes, out = dx + <usize>r * rowBytes;
     let c = 0;
     for (; c < cols4; c += 4) {
       const o = <usize>c << 2;

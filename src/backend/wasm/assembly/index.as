@@ -1,4 +1,4 @@
 // AssemblyScript entry point: every kernel the wasm backend calls (see ../kernels.ts).
 export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
 export { addBias, columnSums, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
-export { batchNormTrain, batchNormGrad, batchNormInfer } from './batchNorm';
+export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
