@@ -46,6 +46,8 @@ export interface ExperimentResult {
   /** Setup, one line each. */
   setup: string[];
   table: Table;
+  /** How to read the table (default: mean ± sample std over seeds). */
+  tableNote?: string;
   comparisons: ComparisonResult[];
   verdict: Verdict;
   /** Anything the reader should know to interpret the figures. */

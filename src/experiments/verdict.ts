@@ -81,7 +81,7 @@ export function combine(results: readonly ComparisonResult[]): Verdict {
 export function describe(r: ComparisonResult, digits = 4): string {
   const sign = r.difference >= 0 ? '+' : '−';
   return `${r.label}: ${r.verdict} (difference ${sign}${Math.abs(r.difference).toFixed(digits)} in the claimed direction, ` +
-    `margin ${r.margin}, standard error ${r.standardError.toFixed(digits)}; ${meanStd(r.favoured, digits)} vs ${meanStd(r.other, digits)})`;
+    `margin ${Number(r.margin.toPrecision(3))}, standard error ${r.standardError.toFixed(digits)}; ${meanStd(r.favoured, digits)} vs ${meanStd(r.other, digits)})`;
 }
 
 /**

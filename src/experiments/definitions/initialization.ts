@@ -19,9 +19,9 @@ export const initialization: Experiment = {
   summary: 'randomNormal 0.01 / 0.1 / 1, glorotUniform, heNormal, with and without BN',
   async run(ctx) {
     const data = await ctx.load({ scale: true });
-    const epochs = ctx.epochs ?? (ctx.quick ? 2 : 5);
-    const trainSet = firstN(data.train, sized(ctx, ctx.quick ? 3000 : 20000));
-    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 1000 : Infinity));
+    const epochs = ctx.epochs ?? (ctx.quick ? 3 : 5);
+    const trainSet = firstN(data.train, sized(ctx, ctx.quick ? 10000 : 20000));
+    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 2000 : Infinity));
     const learningRate = 1e-3;
     const results = new Map<string, RunResult[]>();
     for (const init of INITS) {

@@ -41,9 +41,9 @@ export const inputStandardization: Experiment = {
   summary: 'raw 0–255 pixels with a BN layer first vs standardized inputs without it',
   async run(ctx) {
     const raw = await ctx.load({ scale: false });
-    const epochs = ctx.epochs ?? (ctx.quick ? 2 : 5);
-    const trainRaw = firstN(raw.train, sized(ctx, ctx.quick ? 3000 : 20000));
-    const validationRaw = firstN(raw.validation, sized(ctx, ctx.quick ? 1000 : Infinity));
+    const epochs = ctx.epochs ?? (ctx.quick ? 3 : 5);
+    const trainRaw = firstN(raw.train, sized(ctx, ctx.quick ? 10000 : 20000));
+    const validationRaw = firstN(raw.validation, sized(ctx, ctx.quick ? 2000 : Infinity));
     const standardize = standardizer(trainRaw);
     const trainStd = standardize(trainRaw);
     const validationStd = standardize(validationRaw);

@@ -10,9 +10,9 @@ export const learningRate: Experiment = {
   summary: 'SGD learning rates from 1e-3 to 1 with and without BN: final accuracy and epochs to a target',
   async run(ctx) {
     const data = await ctx.load({ scale: true });
-    const epochs = ctx.epochs ?? (ctx.quick ? 2 : 5);
-    const trainSet = firstN(data.train, sized(ctx, ctx.quick ? 3000 : 20000));
-    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 1000 : Infinity));
+    const epochs = ctx.epochs ?? (ctx.quick ? 3 : 5);
+    const trainSet = firstN(data.train, sized(ctx, ctx.quick ? 10000 : 20000));
+    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 2000 : Infinity));
     const rates = ctx.quick ? [1e-3, 1e-2, 0.1, 1] : [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1];
     const target = ctx.quick ? 0.7 : 0.8;
     const results = new Map<string, RunResult[]>();

@@ -35,7 +35,7 @@ export const paperFigure1: Experiment = {
   summary: 'Ioffe & Szegedy (2015) Figure 1 on MNIST: accuracy against steps and a sigmoid input\'s percentiles, with and without BN',
   async run(ctx) {
     const data = await ctx.load({ scale: true, dataset: 'mnist' });
-    const totalSteps = sized(ctx, ctx.quick ? 1500 : 50000);
+    const totalSteps = sized(ctx, ctx.quick ? 3000 : 50000);
     const batchSize = 60;
     const learningRate = 0.1;
     const test = firstN(data.test, sized(ctx, ctx.quick ? 2000 : Infinity));

@@ -16,8 +16,8 @@ export const placement: Experiment = {
   summary: 'BN after vs before the activation vs no BN (the chapter\'s models), validation accuracy per epoch',
   async run(ctx) {
     const data = await ctx.load({ scale: true });
-    const epochs = ctx.epochs ?? (ctx.quick ? 2 : 10);
-    const train = firstN(data.train, sized(ctx, ctx.quick ? 5000 : Infinity));
+    const epochs = ctx.epochs ?? (ctx.quick ? 3 : 10);
+    const train = firstN(data.train, sized(ctx, ctx.quick ? 10000 : Infinity));
     const validation = firstN(data.validation, sized(ctx, ctx.quick ? 2000 : Infinity));
     const learningRate = 1e-3;
     const results = await runAll(ctx, MODELS.map((m) => ({

@@ -27,10 +27,10 @@ export const regularization: Experiment = {
   summary: 'the train/validation accuracy gap with and without BN (dropout for reference)',
   async run(ctx) {
     const data = await ctx.load({ scale: true });
-    const epochs = ctx.epochs ?? (ctx.quick ? 5 : 20);
+    const epochs = ctx.epochs ?? (ctx.quick ? 10 : 20);
     // A small training set, so that an unregularized network overfits within the epochs.
     const trainSet = firstN(data.train, sized(ctx, ctx.quick ? 2000 : 10000));
-    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 1000 : Infinity));
+    const validation = firstN(data.validation, sized(ctx, ctx.quick ? 2000 : Infinity));
     const results = await runAll(ctx, CONFIGS.map((c) => ({
       label: c.label, build: c.build, optimizer: () => adam({ learningRate: 1e-3 }), epochs, batchSize: 32, train: trainSet, validation,
     })));

@@ -127,7 +127,7 @@ export async function writeReport(
     '',
     markdownTable(result.table.columns, result.table.rows),
     '',
-    'Figures are mean ± sample standard deviation over seeds.',
+    result.tableNote ?? 'Figures are mean ± sample standard deviation over seeds.',
     '',
     '## How the verdict was reached',
     '',
