@@ -32,7 +32,33 @@ function packA(a: usize, dst: usize, m: i32, lda: i32, p0: i32, kc: i32, transA:
   // Only full panels: leftover rows are read in place by microRow.
   for (let i0 = 0; i0 + MR <= m; i0 += MR) {
     let src = a + <usize>i0 * rowStride + <usize>p0 * colStride;
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (!transA) {
+      // Rows are contiguous in p: transpose 4 k-steps of rows 0–3 in registers, rows 4–5 by lane
+      // (written for MR = 6: each k-step of the panel is 24 bytes).
+      for (; p + 4 <= kc; p += 4) {
+        const r0 = v128.load(src), r1 = v128.load(src + rowStride);
+        const r2 = v128.load(src + 2 * rowStride), r3 = v128.load(src + 3 * rowStride);
+        const r4 = v128.load(src + 4 * rowStride), r5 = v128.load(src + 5 * rowStride);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+        store<f32>(dst, f32x4.extract_lane(r4, 0), 16);
+        store<f32>(dst, f32x4.extract_lane(r5, 0), 20);
+        v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 24);
+        store<f32>(dst, f32x4.extract_lane(r4, 1), 40);
+        store<f32>(dst, f32x4.extract_lane(r5, 1), 44);
+        v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 48);
+        store<f32>(dst, f32x4.extract_lane(r4, 2), 64);
+        store<f32>(dst, f32x4.extract_lane(r5, 2), 68);
+        v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 72);
+        store<f32>(dst, f32x4.extract_lane(r4, 3), 88);
+        store<f32>(dst, f32x4.extract_lane(r5, 3), 92);
+        dst += 4 * MR * 4;
+        src += 16;
+      }
+    }
+    for (; p < kc; p++) {
       for (let r = 0; r < MR; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * rowStride));
       dst += MR * 4;
       src += colStride;
