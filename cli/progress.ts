@@ -89,12 +89,16 @@ export class ProgressBar implements Callback {
     this.bar = new cliProgress.SingleBar({
       format: (_options, params) => formatLine(params.value, params.total, (performance.now() - this.started) / 1000, this.logs),
       stream: process.stdout,
-      hideCursor: true,
-      // The live line is cut at the terminal's width; the final line is written in full below.
+      // No cursor hiding and no SIGINT handler: fit yields to the event loop only between epochs, so
+      // a JS SIGINT handler would delay Ctrl-C until the epoch ends (and leave the cursor hidden).
+      hideCursor: false,
+      // The live line is cut at the terminal's width (cli-progress does that when `linewrap` is true,
+      // without switching the terminal's autowrap off, which a Ctrl-C would leave off); the final
+      // line is written in full below.
       clearOnComplete: true,
       stopOnComplete: false,
-      linewrap: false,
-      gracefulExit: true,
+      linewrap: true,
+      gracefulExit: false,
     });
     this.bar.start(total, 0);
     this.lastDraw = performance.now();
