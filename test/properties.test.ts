@@ -254,3 +254,21 @@ test('the seed model itself (28×28 → 300 → 100 → 10 with BN) lowers its l
   assert.ok(history.loss[2] < history.loss[0] * 0.5, `loss ${history.loss}`);
   assert.ok(history.accuracy[2] > history.accuracy[0], `accuracy ${history.accuracy}`);
 });
+
+for (const backendName of backendsUnderTest()) {
+  test(`dispose gives storage back at once and later use is refused (${backendName})`, () => {
+    keel.setBackend(backendName);
+    const model = seedLikeModel();
+    const x = keel.tensor(new Float32Array(20 * 4), [4, 20]);
+    const p = model.predict(x);
+    p.dispose();
+    p.dispose(); // twice is harmless
+    assert.throws(() => p.dataSync(), /was disposed/);
+    x.dispose();
+    assert.throws(() => model.predict(x), /predict: x was disposed/);
+    // Storage given back is reused: many predict/dispose rounds need no new memory.
+    const y = keel.tensor(new Float32Array(20 * 64), [64, 20]);
+    for (let i = 0; i < 2000; i++) model.predict(y).dispose();
+    keel.setBackend('js');
+  });
+}

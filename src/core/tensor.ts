@@ -22,8 +22,11 @@ export class Tensor {
   values: FloatArray;
   private disposed = false;
 
+  /** Gives the storage back to the backend that allocated it (none for borrowed storage). */
+  private readonly releaseStorage: ((values: FloatArray) => void) | undefined;
+
   /** @internal Use `keel.tensor()` to make tensors. */
-  constructor(values: FloatArray, shape: readonly number[]) {
+  constructor(values: FloatArray, shape: readonly number[], release?: (values: FloatArray) => void) {
     const size = sizeOf(shape);
     if (values.length !== size) {
       throw new ShapeError(
@@ -35,6 +38,7 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.size = size;
     this.dtype = values instanceof Float64Array ? 'float64' : 'float32';
+    this.releaseStorage = release;
   }
 
   /** Number of dimensions. */
@@ -76,11 +80,13 @@ export class Tensor {
   }
 
   /**
-   * Releases the storage early. Optional: tensors you drop are reclaimed by the garbage collector.
-   * Using a tensor after `dispose()` throws.
+   * Releases the storage now. Optional: tensors you drop are reclaimed by the garbage collector.
+   * Using a tensor after `dispose()` throws; disposing twice does nothing.
    */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    this.releaseStorage?.(this.values);
   }
 
   get isDisposed(): boolean {

@@ -25,3 +25,17 @@ export function getExperiment(name: string): Experiment | undefined {
 export type { Experiment, ExperimentContext, ExperimentResult, Figure, Table } from './common.js';
 export * from './verdict.js';
 export * from './plots.js';
+
+export type { RunExperimentArgs, ExperimentOutcome } from './node/run.js';
+
+/**
+ * Runs an experiment (or 'all') and writes its report, plots and data under `outDir`. Node only:
+ * the runner (files, PNG rendering) is loaded when first called, so the core stays browser-safe.
+ * @example await keel.experiments.runExperiments('placement', { quick: true, outDir: 'out' });
+ */
+export async function runExperiments(
+  name: string, args?: import('./node/run.js').RunExperimentArgs,
+): Promise<import('./node/run.js').ExperimentOutcome[]> {
+  const runner = await import('./node/run.js');
+  return runner.runExperiments(name, args);
+}

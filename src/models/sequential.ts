@@ -272,6 +272,7 @@ export class Sequential {
     this.stopTraining = false;
     for (const cb of callbacks) await cb.onTrainBegin?.();
     const order = new Int32Array(n).map((_, i) => i);
+    let lastYield = Date.now();
 
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       const started = Date.now();
@@ -308,6 +309,11 @@ export class Sequential {
           for (const cb of callbacks) await cb.onBatchEnd?.(b, logs);
         }
         if (this.stopTraining) break;
+        // Let timers, redraws and Ctrl-C handlers run during long epochs (about every 50 ms).
+        if (Date.now() - lastYield > 50) {
+          await yieldToEventLoop();
+          lastYield = Date.now();
+        }
       }
       const logs: Logs = { loss: lossSum / seen };
       metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
@@ -461,6 +467,7 @@ export class Sequential {
     if (!(x instanceof Tensor)) {
       throw new ValueError(`${where}: expected x to be a Tensor (keel.tensor(values, shape)), received ${String(x)}.`);
     }
+    if (x.isDisposed) throw new StateError(`${where}: x was disposed; pass a tensor that is still alive.`);
     const expected = this.inputShape;
     if (x.rank !== expected.length + 1 || !sameShape(x.shape.slice(1), expected)) {
       throw new ShapeError(
@@ -478,6 +485,7 @@ export class Sequential {
     if (!(y instanceof Tensor)) {
       throw new ValueError(`${where}: expected y (labels) to be a Tensor, received ${String(y)}.`);
     }
+    if (y.isDisposed) throw new StateError(`${where}: y was disposed; pass a tensor that is still alive.`);
     if (y.shape[0] !== x.shape[0]) {
       throw new ShapeError(`${where}: x holds ${x.shape[0]} examples but y holds ${y.shape[0]} labels; they must match.`);
     }
@@ -579,6 +587,8 @@ function checkFinite(where: string, name: string, t: Tensor): void {
   }
 }
 
+/** A macrotask turn: setImmediate where it exists (Node), else setTimeout. */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }

@@ -111,7 +111,8 @@ export function gatherRows(t: Tensor, indices: ArrayLike<number>, out?: Tensor):
 
 /** Uninitialized-in-spirit (zeroed) storage of a shape. @internal */
 export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return new Tensor(backendFor(dtype).alloc(sizeOf(shape), dtype), shape);
+  const backend = backendFor(dtype);
+  return new Tensor(backend.alloc(sizeOf(shape), dtype), shape, (values) => backend.release(values));
 }
 
 /** Wraps storage that Keel already owns. @internal */
