@@ -13,7 +13,7 @@
  *
  * Pure bytes in and out, so it runs anywhere; the Node file handling lives in `data/node/cache.ts`.
  */
-import { crc32 } from './checksum.js';
+import { crc32 } from '../core/crc32.js';
 import { DataError } from './errors.js';
 
 export const CACHE_MAGIC = 'KEELDS01';

@@ -10,7 +10,7 @@ import { DataError } from './errors.js';
 export { parseIdx, encodeIdx, type IdxArray } from './idx.js';
 export { stratifiedSplit, type StratifiedSplitArgs, type SplitIndices } from './split.js';
 export { encodeCache, decodeCache, CACHE_MAGIC, type RawImageSet } from './cache.js';
-export { crc32 } from './checksum.js';
+export { crc32 } from '../core/crc32.js';
 export { gatherLabeled, type ImageDataset, type ImageDatasetArgs, type LabeledTensors, type DatasetInfo } from './dataset.js';
 export { DataError };
 export { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './classNames.js';

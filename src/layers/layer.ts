@@ -12,7 +12,7 @@
 import { Tensor, sameShape, type DType } from '../core/tensor.js';
 import { ShapeError, ValueError, checkOptions, formatShape } from '../core/errors.js';
 import { copy, empty, wrap } from '../ops/tensor.js';
-import { LayerVariable } from './variable.js';
+import { LayerVariable, assignWeights } from './variable.js';
 
 export interface LayerArgs {
   /** Unique name; Keras-style `dense`, `dense_1`... when omitted. */
@@ -172,14 +172,7 @@ export abstract class Layer {
    */
   setWeights(weights: Tensor[]): void {
     const targets = this.weights;
-    if (!Array.isArray(weights) || weights.length !== targets.length) {
-      throw new ValueError(
-        `${this.name}.setWeights: expected ${targets.length} arrays (${targets.map((v) => `${v.shortName} ${formatShape(v.shape)}`).join(', ')}), ` +
-          `received ${Array.isArray(weights) ? weights.length : String(weights)}.`,
-      );
-    }
-    targets.forEach((v, i) => v.checkAssignable(weights[i]));
-    targets.forEach((v, i) => v.write(weights[i]));
+    assignWeights(this.name, targets, weights, `(${targets.map((v) => `${v.shortName} ${formatShape(v.shape)}`).join(', ')})`);
   }
 
   /** Number of scalars in all weights, trainable or not. */

@@ -61,3 +61,19 @@ export class LayerVariable {
     }
   }
 }
+
+/**
+ * Writes `weights` into `targets`, in order, after checking every one of them: a bad call (wrong
+ * count, a wrong shape, a non-finite value, even in the last array) changes nothing.
+ * `expected` describes the order for the error message.
+ */
+export function assignWeights(where: string, targets: LayerVariable[], weights: Tensor[], expected: string): void {
+  if (!Array.isArray(weights) || weights.length !== targets.length) {
+    throw new ValueError(
+      `${where}.setWeights: expected ${targets.length} arrays ${expected}, ` +
+        `received ${Array.isArray(weights) ? weights.length : String(weights)}.`,
+    );
+  }
+  targets.forEach((v, i) => v.checkAssignable(weights[i]));
+  targets.forEach((v, i) => v.write(weights[i]));
+}

@@ -9,7 +9,7 @@ import { Tensor, sameShape, type DType } from '../core/tensor.js';
 import { NonFiniteLossError, ShapeError, StateError, ValueError, checkOptions, formatShape } from '../core/errors.js';
 import { defaultRandom, Random } from '../core/random.js';
 import { Layer, uniqueName } from '../layers/layer.js';
-import type { LayerVariable } from '../layers/variable.js';
+import { assignWeights, type LayerVariable } from '../layers/variable.js';
 import { Dense } from '../layers/dense.js';
 import { Activation } from '../layers/simple.js';
 import { getLoss, type Loss } from '../losses/index.js';
@@ -165,15 +165,7 @@ export class Sequential {
 
   /** Sets every weight in `getWeights()` order; checks them all first, so a bad call changes nothing. */
   setWeights(weights: Tensor[]): void {
-    const targets = this.weights;
-    if (!Array.isArray(weights) || weights.length !== targets.length) {
-      throw new ValueError(
-        `${this.name}.setWeights: expected ${targets.length} arrays in getWeights() order ` +
-          `(trainable weights of every layer, then non-trainable ones), received ${Array.isArray(weights) ? weights.length : String(weights)}.`,
-      );
-    }
-    targets.forEach((v, i) => v.checkAssignable(weights[i]));
-    targets.forEach((v, i) => v.write(weights[i]));
+    assignWeights(this.name, this.weights, weights, 'in getWeights() order (trainable weights of every layer, then non-trainable ones)');
   }
 
   countParams(): number {

@@ -58,8 +58,8 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
   protected readonly slotCount = 2;
-  constructor(args: AdamArgs = {}) {
-    checkOptions('adam', args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
+  constructor(args: AdamArgs = {}, where = 'adam') {
+    checkOptions(where, args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
     const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = args;
     super(learningRate);
     checkFraction('beta1', beta1);
@@ -124,36 +124,24 @@ export class RMSProp extends Optimizer {
   }
 }
 
-export class Nadam extends Optimizer {
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly epsilon: number;
-  protected readonly slotCount = 2;
+/** Adam with Nesterov momentum: the same hyper-parameters and state, another update. */
+export class Nadam extends Adam {
   /** Π μ_i over the steps so far (Keras's u_product). */
   private uProduct = 1;
   private muT = 0;
   private muNext = 0;
   private uProductT = 1;
   constructor(args: AdamArgs = {}) {
-    checkOptions('nadam', args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
-    const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = args;
-    super(learningRate);
-    checkFraction('beta1', beta1);
-    checkFraction('beta2', beta2);
-    checkRate('epsilon', epsilon);
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.epsilon = epsilon;
+    super(args, 'nadam');
   }
-  getClassName() { return 'Nadam'; }
-  getConfig() { return { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon }; }
+  override getClassName() { return 'Nadam'; }
   protected override beginStep(t: number): void {
     this.muT = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * t));
     this.muNext = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
     this.uProductT = this.uProduct * this.muT;
     this.uProduct = this.uProductT;
   }
-  protected update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
+  protected override update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
     const { beta1: b1, beta2: b2, epsilon, muT, muNext, uProductT } = this;
     const uProductNext = uProductT * muNext;
     const b2Power = b2 ** t;

@@ -16,7 +16,7 @@ import { ModelFormatError } from '../errors.js';
 import { ValueError } from '../../core/errors.js';
 import { artifactsToModelJSON, parseModelJSON, weightBytes } from '../modelArtifacts.js';
 import { artifactsInfo } from '../router.js';
-import { crc32 } from '../crc32.js';
+import { crc32 } from '../../core/crc32.js';
 import type { IOHandler, ModelArtifacts, SaveResult } from '../types.js';
 
 const MODEL_FILE = 'model.json';

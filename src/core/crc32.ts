@@ -1,4 +1,4 @@
-/** CRC-32 (IEEE 802.3, as zlib and PNG): detects corrupt or truncated cache files. */
+/** CRC-32 (IEEE 802.3, as zlib and PNG): detects corrupt, truncated or mismatched files (data cache, model weights). */
 
 let table: Uint32Array | null = null;
 
