@@ -206,7 +206,7 @@ const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   if (!argv.some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
-    process.stderr.write(`keel: missing command: use 'keel summary', 'keel train', 'keel experiment', 'keel fold', 'keel evaluate' or 'keel predict' (see keel --help)\n`);
+    process.stderr.write(`keel: missing command: use one of ${COMMANDS.join(', ')}, e.g. 'keel train' (see keel --help)\n`);
     return 2;
   }
   try {
