@@ -4,8 +4,9 @@
  * Every `every` batches (and on the very first), for each layer that feeds a nonlinearity, records
  * the distribution of that nonlinearity's input (15th/50th/85th percentiles, mean, std, fraction
  * saturated), and for each Dense kernel the gradient norm ‖∂L/∂W‖ and the update-to-weight ratio
- * ‖ΔW‖/‖W‖ of that step. Cheap enough to leave on: at the default every = 50 it costs a few percent
- * of a step, once every 50 steps.
+ * ‖ΔW‖/‖W‖ of that step. Cheap enough to leave on: at the default every = 50, one epoch of the seed
+ * model on 10,000 images took 555 ms with it and 564 ms without (medians of 5, wasm backend):
+ * the cost is within the noise.
  *
  * "The input to the nonlinearity" is x·W + b for a Dense with an activation, and the input of an
  * Activation layer (e.g. the output of the BN before it, in the BN-before-activation models).
