@@ -33,6 +33,15 @@ export interface Backend {
   /** x[r, c] += bias[c] for a rows×cols matrix, in place. */
   addBias(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;
 
+  /**
+   * y[r, c] = f(x[r, c] + bias[c]) for a rows×cols matrix, in one pass: x is updated in place to
+   * x + bias (the pre-activation, which a backward needs) and y gets the activation of it. `y` may
+   * alias `x` (the pre-activation is then not kept). `alpha` is the slope of leakyRelu.
+   */
+  addBiasActivation(
+    x: FloatArray, bias: FloatArray, y: FloatArray, rows: number, cols: number, kind: UnaryKind, alpha: number,
+  ): void;
+
   /** out[c] = Σ_r x[r, c] (or out[c] += ... when `accumulate`). */
   columnSums(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
 
@@ -69,6 +78,24 @@ export interface Backend {
   batchNormGrad(
     x: FloatArray, dy: FloatArray, gamma: FloatArray, mean: FloatArray, invStd: FloatArray,
     rows: number, cols: number, dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+  ): void;
+
+  /**
+   * One SGD step over n values (Keras 3): without `velocity`, w ← w − lr·g; with it,
+   * v ← momentum·v − lr·g, then w ← w + v (nesterov: w ← w + momentum·v − lr·g).
+   */
+  sgdUpdate(
+    w: FloatArray, g: FloatArray, velocity: FloatArray | null, n: number, lr: number, momentum: number, nesterov: boolean,
+  ): void;
+
+  /**
+   * One Adam step over n values (Keras 3), with the bias corrections folded into
+   * lrT = lr·sqrt(1 − β2ᵗ)/(1 − β1ᵗ): m ← m + (g − m)·(1 − β1); v ← v + (g² − v)·(1 − β2);
+   * w ← w − lrT·m/(sqrt(v) + epsilon).
+   */
+  adamUpdate(
+    w: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number,
+    lrT: number, beta1: number, beta2: number, epsilon: number,
   ): void;
 
   /** Inference-mode normalization: y = gamma·(x − mean)/sqrt(variance + epsilon) + beta, per column. */

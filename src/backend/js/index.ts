@@ -21,6 +21,30 @@ export function createJsBackend(): Backend {
         for (let c = 0; c < cols; c++) x[o + c] += bias[c];
       }
     },
+    addBiasActivation(x, bias, y, rows, cols, kind, alpha) {
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) x[o + c] += bias[c];
+      }
+      unary(kind, x, y, rows * cols, alpha);
+    },
+    sgdUpdate(w, g, velocity, n, lr, momentum, nesterov) {
+      if (!velocity) {
+        for (let i = 0; i < n; i++) w[i] -= lr * g[i];
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        velocity[i] = momentum * velocity[i] - lr * g[i];
+        w[i] += nesterov ? momentum * velocity[i] - lr * g[i] : velocity[i];
+      }
+    },
+    adamUpdate(w, g, m, v, n, lrT, beta1, beta2, epsilon) {
+      for (let i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * (1 - beta1);
+        v[i] += (g[i] * g[i] - v[i]) * (1 - beta2);
+        w[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
+      }
+    },
     columnSums(x, rows, cols, out, accumulate) {
       if (!accumulate) out.fill(0, 0, cols);
       for (let r = 0; r < rows; r++) {

@@ -199,6 +199,34 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       call.finish();
     },
 
+    addBiasActivation(x, bias, y, rows, cols, kind, alpha) {
+      if (!allFloat32(x, bias, y)) return js.addBiasActivation(x, bias, y, rows, cols, kind, alpha);
+      const n = rows * cols;
+      const px = call.ptr(x as Float32Array, n, 'inout');
+      const pb = call.ptr(bias as Float32Array, cols, 'in');
+      k.addBiasActivation(px, pb, call.ptr(y as Float32Array, n, 'out'), rows, cols, UNARY_CODES[kind], alpha);
+      call.finish();
+    },
+
+    sgdUpdate(w, g, velocity, n, lr, momentum, nesterov) {
+      if (!allFloat32(w, g, ...(velocity ? [velocity] : []))) return js.sgdUpdate(w, g, velocity, n, lr, momentum, nesterov);
+      const pw = call.ptr(w as Float32Array, n, 'inout');
+      const pg = call.ptr(g as Float32Array, n, 'in');
+      // 0 is never a valid array address (the heap starts at HEAP_BASE): it means "no velocity".
+      const pv = velocity ? call.ptr(velocity as Float32Array, n, 'inout') : 0;
+      k.sgdUpdate(pw, pg, pv, n, lr, momentum, +nesterov);
+      call.finish();
+    },
+
+    adamUpdate(w, g, m, v, n, lrT, beta1, beta2, epsilon) {
+      if (!allFloat32(w, g, m, v)) return js.adamUpdate(w, g, m, v, n, lrT, beta1, beta2, epsilon);
+      const pw = call.ptr(w as Float32Array, n, 'inout');
+      const pg = call.ptr(g as Float32Array, n, 'in');
+      const pm = call.ptr(m as Float32Array, n, 'inout');
+      k.adamUpdate(pw, pg, pm, call.ptr(v as Float32Array, n, 'inout'), n, lrT, 1 - beta1, 1 - beta2, epsilon);
+      call.finish();
+    },
+
     columnSums(x, rows, cols, out, accumulate) {
       if (!allFloat32(x, out)) return js.columnSums(x, rows, cols, out, accumulate);
       k.columnSums(call.ptr(x as Float32Array, rows * cols, 'in'), rows, cols,

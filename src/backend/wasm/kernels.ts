@@ -13,7 +13,11 @@ export interface KernelExports {
     transA: number, transB: number, accumulate: number, scratch: number): void;
   gemmScratchFloats(m: number, n: number, k: number): number;
   addBias(x: number, bias: number, rows: number, cols: number): void;
+  addBiasActivation(x: number, bias: number, y: number, rows: number, cols: number, kind: number, alpha: number): void;
   columnSums(x: number, rows: number, cols: number, out: number, accumulate: number): void;
+  sgdUpdate(w: number, g: number, velocity: number, n: number, lr: number, momentum: number, nesterov: number): void;
+  adamUpdate(w: number, g: number, m: number, v: number, n: number, lrT: number,
+    oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number): void;
   unary(kind: number, x: number, y: number, n: number, alpha: number): void;
   unaryGrad(kind: number, x: number, y: number, dy: number, dx: number, n: number, alpha: number): void;
   softmax(x: number, y: number, rows: number, cols: number): void;

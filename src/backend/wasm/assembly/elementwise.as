@@ -24,6 +24,41 @@ export function addBias(x: usize, bias: usize, rows: i32, cols: i32): void {
   }
 }
 
+/**
+ * x[r, c] += bias[c] and y[r, c] = f(x[r, c]) in one pass over each row (y may alias x). The
+ * piecewise-linear activations run 4 lanes at a time; the others add the bias to a row and then
+ * activate it while it is still in cache.
+ */
+export function addBiasActivation(x: usize, bias: usize, y: usize, rows: i32, cols: i32, kind: i32, alpha: f32): void {
+  if (kind != RELU && kind != LEAKY_RELU && kind != LINEAR) {
+    for (let r = 0; r < rows; r++) {
+      const o = <usize>r * cols << 2;
+      addBias(x + o, bias, 1, cols);
+      unary(kind, x + o, y + o, cols, alpha);
+    }
+    return;
+  }
+  const cols4 = cols & ~3;
+  const s: f32 = kind == RELU ? 0 : kind == LEAKY_RELU ? alpha : 1;
+  const zero = f32x4.splat(0), slope = f32x4.splat(s);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>r * cols << 2), yr = y + (<usize>r * cols << 2);
+    let c = 0;
+    for (; c < cols4; c += 4) {
+      const o = <usize>c << 2;
+      const v = f32x4.add(v128.load(xr + o), v128.load(bias + o));
+      v128.store(xr + o, v);
+      v128.store(yr + o, v128.bitselect(v, f32x4.mul(v, slope), f32x4.gt(v, zero)));
+    }
+    for (; c < cols; c++) {
+      const o = <usize>c << 2;
+      const v = load<f32>(xr + o) + load<f32>(bias + o);
+      store<f32>(xr + o, v);
+      store<f32>(yr + o, v > 0 ? v : s * v);
+    }
+  }
+}
+
 /** out[c] (+)= Σ_r x[r, c]. */
 export function columnSums(x: usize, rows: i32, cols: i32, out: usize, accumulate: bool): void {
   if (!accumulate) memory.fill(out, 0, <usize>cols << 2);

@@ -1,4 +1,5 @@
 // AssemblyScript entry point: every kernel the wasm backend calls (see ../kernels.ts).
 export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
-export { addBias, columnSums, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
+export { addBias, addBiasActivation, columnSums, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
 export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
+export { sgdUpdate, adamUpdate } from './optimizers';
