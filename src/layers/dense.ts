@@ -79,11 +79,17 @@ export class Dense extends Layer {
   forward(x: Tensor, training: boolean): Tensor {
     const outShape = [x.shape[0], ...this.computeOutputShape(x.shape.slice(1))];
     const pre = this.buffer('pre', outShape, x.dtype);
-    denseForward(x, this.kernel.value, this.bias?.value ?? null, pre);
     let y = pre;
-    if (this.activation !== 'linear') {
+    if (this.activation === 'linear') {
+      denseForward(x, this.kernel.value, this.bias?.value ?? null, pre);
+    } else if (this.activation === 'softmax') {
+      denseForward(x, this.kernel.value, this.bias?.value ?? null, pre);
       y = this.buffer('out', outShape, x.dtype);
       activate(this.activation, pre, y);
+    } else {
+      // Bias and activation in one pass after the GEMM; pre keeps x·W + b for the backward.
+      y = this.buffer('out', outShape, x.dtype);
+      denseForward(x, this.kernel.value, this.bias?.value ?? null, pre, { kind: this.activation, out: y });
     }
     if (training) {
       this.lastInput = x;

@@ -4,7 +4,8 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { ShapeError, formatShape } from '../core/errors.js';
-import { backendFor } from '../backend/backend.js';
+import { backendFor, type UnaryKind } from '../backend/backend.js';
+import { LEAKY_RELU_SLOPE } from './activations.js';
 import { empty } from './tensor.js';
 
 export interface MatMulOptions {
@@ -36,15 +37,25 @@ export function matMul(a: Tensor, b: Tensor, options: MatMulOptions = {}): Tenso
 }
 
 /**
- * y = x·W + b with x read as rows×inputs: the Dense layer's affine map (before its activation).
- * `y` must be rows×units.
+ * y = x·W + b with x read as rows×inputs: the Dense layer's affine map. `y` must be rows×units.
+ * With `activation`, also out = activation(y), fused with the bias add into one pass after the GEMM
+ * (`y` keeps the pre-activation, which the backward needs; `out` may be `y`). Softmax is not fused.
  */
-export function denseForward(x: Tensor, kernel: Tensor, bias: Tensor | null, y: Tensor): void {
+export function denseForward(
+  x: Tensor, kernel: Tensor, bias: Tensor | null, y: Tensor,
+  activation?: { kind: UnaryKind; out: Tensor },
+): void {
   const [inputs, units] = kernel.shape;
   const rows = x.size / inputs;
   const be = backendFor(x.dtype);
   be.gemm(x.values, kernel.values, y.values, rows, units, inputs, false, false, false);
-  if (bias) be.addBias(y.values, bias.values, rows, units);
+  if (bias && activation) {
+    be.addBiasActivation(y.values, bias.values, activation.out.values, rows, units, activation.kind, LEAKY_RELU_SLOPE);
+  } else if (bias) {
+    be.addBias(y.values, bias.values, rows, units);
+  } else if (activation) {
+    be.unary(activation.kind, y.values, activation.out.values, y.size, LEAKY_RELU_SLOPE);
+  }
 }
 
 /**

@@ -15,6 +15,7 @@
  */
 import { ValueError, checkOptions, unknownName } from '../core/errors.js';
 import type { FloatArray } from '../core/tensor.js';
+import type { Backend } from '../backend/backend.js';
 import { Optimizer, checkFraction, checkRate } from './optimizer.js';
 
 export { Optimizer };
@@ -38,18 +39,8 @@ export class SGD extends Optimizer {
   }
   getClassName() { return 'SGD'; }
   getConfig() { return { learning_rate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov }; }
-  protected update(w: FloatArray, g: FloatArray, slots: FloatArray[]): void {
-    const lr = this.learningRate;
-    if (this.momentum === 0) {
-      for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
-      return;
-    }
-    const v = slots[0];
-    const m = this.momentum;
-    for (let i = 0; i < w.length; i++) {
-      v[i] = m * v[i] - lr * g[i];
-      w[i] += this.nesterov ? m * v[i] - lr * g[i] : v[i];
-    }
+  protected update(w: FloatArray, g: FloatArray, slots: FloatArray[], _t: number, kernels: Backend): void {
+    kernels.sgdUpdate(w, g, this.momentum === 0 ? null : slots[0], w.length, this.learningRate, this.momentum, this.nesterov);
   }
 }
 
@@ -71,17 +62,14 @@ export class Adam extends Optimizer {
   }
   getClassName() { return 'Adam'; }
   getConfig() { return { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon }; }
-  protected update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
+  protected update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number, kernels: Backend): void {
     const { beta1: b1, beta2: b2, epsilon } = this;
     const lrT = (this.learningRate * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
-    for (let i = 0; i < w.length; i++) {
-      m[i] += (g[i] - m[i]) * (1 - b1);
-      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
-      w[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
-    }
+    kernels.adamUpdate(w, g, m, v, w.length, lrT, b1, b2, epsilon);
   }
 }
 
+/** RMSprop runs in plain TypeScript on every backend (no backend kernel yet), as does Nadam. */
 export class RMSProp extends Optimizer {
   readonly rho: number;
   readonly momentum: number;

@@ -4,6 +4,7 @@
  */
 import { ValueError } from '../core/errors.js';
 import type { FloatArray } from '../core/tensor.js';
+import { backendFor, type Backend } from '../backend/backend.js';
 import type { LayerVariable } from '../layers/variable.js';
 
 export abstract class Optimizer {
@@ -21,8 +22,11 @@ export abstract class Optimizer {
   /** Number of state arrays per parameter. */
   protected abstract readonly slotCount: number;
 
-  /** Updates one parameter in place given its gradient; `slots` are its state arrays. */
-  protected abstract update(value: FloatArray, grad: FloatArray, slots: FloatArray[], step: number): void;
+  /**
+   * Updates one parameter in place given its gradient; `slots` are its state arrays, in the
+   * parameter's dtype, and `kernels` the backend for that dtype.
+   */
+  protected abstract update(value: FloatArray, grad: FloatArray, slots: FloatArray[], step: number, kernels: Backend): void;
 
   /** Hook run once per step before the parameters are updated (Nadam's schedule). */
   protected beginStep(_step: number): void {}
@@ -32,12 +36,15 @@ export abstract class Optimizer {
     this.iterations++;
     this.beginStep(this.iterations);
     for (const p of parameters) {
+      const kernels = backendFor(p.value.dtype);
       let slots = this.slots.get(p);
       if (!slots) {
-        slots = Array.from({ length: this.slotCount }, () => new Float64Array(p.value.size));
+        // State in the weight's dtype, allocated where the backend's kernels work in place.
+        // Keras too keeps optimizer state in the variable's dtype (float32 state for float32 weights).
+        slots = Array.from({ length: this.slotCount }, () => kernels.alloc(p.value.size, p.value.dtype));
         this.slots.set(p, slots);
       }
-      this.update(p.value.values, p.grad!.values, slots, this.iterations);
+      this.update(p.value.values, p.grad!.values, slots, this.iterations, kernels);
     }
   }
 }
