@@ -98,18 +98,7 @@ export function sliceRows(t: Tensor, start: number, end: number): Tensor {
   return out;
 }
 
-/** Rows picked by index along the first axis, in the order given, copied. */
-export function gatherRows(t: Tensor, indices: ArrayLike<number>, out?: Tensor): Tensor {
-  const rowSize = t.size / t.shape[0];
-  const result = out ?? empty([indices.length, ...t.shape.slice(1)], t.dtype);
-  for (let i = 0; i < indices.length; i++) {
-    const src = indices[i] * rowSize;
-    result.values.set(t.values.subarray(src, src + rowSize), i * rowSize);
-  }
-  return result;
-}
-
-/** Uninitialized-in-spirit (zeroed) storage of a shape. @internal */
+/** Zeroed storage of a shape, from the backend that serves `dtype`. @internal */
 export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   const backend = backendFor(dtype);
   return new Tensor(backend.alloc(sizeOf(shape), dtype), shape, (values) => backend.release(values));
