@@ -231,15 +231,8 @@ for (const backendName of backendsUnderTest()) {
 
 test('the seed model itself (28×28 → 300 → 100 → 10 with BN) lowers its loss on a synthetic task', async () => {
   keel.setRandomSeed(5);
-  const model = keel.sequential({ layers: [
-    keel.layers.flatten({ inputShape: [28, 28] }),
-    keel.layers.batchNormalization(),
-    keel.layers.dense({ units: 300, activation: 'relu', kernelInitializer: 'heNormal' }),
-    keel.layers.batchNormalization(),
-    keel.layers.dense({ units: 100, activation: 'relu', kernelInitializer: 'heNormal' }),
-    keel.layers.batchNormalization(),
-    keel.layers.dense({ units: 10, activation: 'softmax' }),
-  ] });
+  // The summary test and the quickstart spell this model out layer by layer; here the zoo builds it.
+  const model = keel.zoo.buildModel('seed', { kernelInitializer: 'heNormal' });
   model.compile({ optimizer: keel.optimizers.sgd({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const r = new Random(6);
   const prototypes = Array.from({ length: 10 }, () => Float32Array.from({ length: 784 }, () => r.next()));

@@ -152,6 +152,20 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return s.ptr;
   };
 
+  /**
+   * Runs a column-wise BN kernel: split into column ranges across the thread pool when the work is
+   * large enough to pay, else `single()` on this thread. `block(byteOffset, width)` gives a range's
+   * arguments, byteOffset being the range's first column × 4.
+   */
+  function byColumns(
+    n: number, cols: number, name: 'batchNormTrainStrided' | 'batchNormGradStrided', strided: unknown,
+    block: (byteOffset: number, width: number) => number[], single: () => void,
+  ): void {
+    if (!pool || n < THREADED_BN_MIN_VALUES || cols < 32) return single();
+    const blocks = splitColumns(cols, pool.workers + 1).map(([c0, c1]) => block(c0 * 4, c1 - c0));
+    pool.run(name, blocks, strided as (...args: number[]) => void);
+  }
+
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
   let scratchPtr = -1;
   let scratchBytes = 0;
@@ -278,16 +292,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pm = call.ptr(mean as Float32Array, cols, 'out');
       const pv = call.ptr(variance as Float32Array, cols, 'out');
       const pi = call.ptr(invStd as Float32Array, cols, 'out');
-      if (pool && n >= THREADED_BN_MIN_VALUES && cols >= 32) {
-        // Columns are independent: each thread normalizes a range of them (scratch included).
-        const blocks = splitColumns(cols, pool.workers + 1).map(([c0, c1]) => {
-          const o = c0 * 4;
-          return [px + o, pg + o, pb + o, rows, c1 - c0, cols, py + o, pm + o, pv + o, pi + o, s + o, epsilon];
-        });
-        pool.run('batchNormTrainStrided', blocks, k.batchNormTrainStrided as (...args: number[]) => void);
-      } else {
-        k.batchNormTrain(px, pg, pb, epsilon, rows, cols, py, pm, pv, pi, s);
-      }
+      // Columns are independent: each thread normalizes a range of them (scratch included).
+      byColumns(n, cols, 'batchNormTrainStrided', k.batchNormTrainStrided,
+        (o, width) => [px + o, pg + o, pb + o, rows, width, cols, py + o, pm + o, pv + o, pi + o, s + o, epsilon],
+        () => k.batchNormTrain(px, pg, pb, epsilon, rows, cols, py, pm, pv, pi, s));
       call.finish();
     },
 
@@ -305,16 +313,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pdx = call.ptr(dx as Float32Array, n, 'out');
       const pdg = call.ptr(dgamma as Float32Array, cols, 'inout');
       const pdb = call.ptr(dbeta as Float32Array, cols, 'inout');
-      if (pool && n >= THREADED_BN_MIN_VALUES && cols >= 32) {
-        // Per range of columns: 3 scratch values per column, so ranges get disjoint scratch.
-        const blocks = splitColumns(cols, pool.workers + 1).map(([c0, c1]) => {
-          const o = c0 * 4;
-          return [px + o, pdy + o, pg + o, pm + o, pi + o, rows, c1 - c0, cols, pdx + o, pdg + o, pdb + o, s + 3 * o];
-        });
-        pool.run('batchNormGradStrided', blocks, k.batchNormGradStrided as (...args: number[]) => void);
-      } else {
-        k.batchNormGrad(px, pdy, pg, pm, pi, rows, cols, pdx, pdg, pdb, s);
-      }
+      // Per range of columns: 3 scratch values per column, so ranges get disjoint scratch.
+      byColumns(n, cols, 'batchNormGradStrided', k.batchNormGradStrided,
+        (o, width) => [px + o, pdy + o, pg + o, pm + o, pi + o, rows, width, cols, pdx + o, pdg + o, pdb + o, s + 3 * o],
+        () => k.batchNormGrad(px, pdy, pg, pm, pi, rows, cols, pdx, pdg, pdb, s));
       call.finish();
     },
 
