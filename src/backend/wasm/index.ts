@@ -82,8 +82,11 @@ function allFloat32(...arrays: FloatArray[]): boolean {
 
 export interface WasmBackendOptions extends HeapOptions {
   /**
-   * Threads for large GEMMs, the calling one included (default: one per core on Node; 1 elsewhere,
-   * as Web Workers are not wired up yet). Needs a shared memory.
+   * Parts that large GEMMs and batch norms are split into, and threads that run them, the calling
+   * one included (default 2). The split depends only on this number, never on how many workers are
+   * up yet: the same seed gives bit-identical results whether the parts run on workers (Node, once
+   * they listen) or one after the other on the calling thread (before that, and in browsers, where
+   * Web Workers are not wired up yet). Needs a shared memory to use workers.
    */
   threads?: number;
   /** GEMMs of fewer floating-point operations run on one thread (default THREADED_GEMM_MIN_FLOPS). */
@@ -106,6 +109,9 @@ export const THREADED_GEMM_MIN_FLOPS = 2e5;
  */
 export const THREADED_BN_MIN_VALUES = 65536;
 
+/** Default number of parts (and threads) for large kernels: the 2 cores Keel is measured on. */
+export const DEFAULT_PARTS = 2;
+
 export type WasmBackend = Backend & {
   readonly heap: WasmHeap;
   /** Whether the GEMM kernels use fused multiply-adds (relaxed SIMD). */
@@ -123,14 +129,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   const call = new Call(heap);
 
   // Worker threads come up asynchronously (Node's worker_threads load through a lazy import, so
-  // that browsers never see them); until they listen, every GEMM runs on the calling thread.
+  // that browsers never see them); until they listen, the parts of a split kernel run one after
+  // the other on the calling thread, so results never depend on when the workers came up.
   let pool: KernelPool | null = null;
+  const parts = Math.max(1, Math.floor(options.threads ?? DEFAULT_PARTS));
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
   const threadsReady: Promise<number> =
-    kernels.shared && isNode && options.threads !== 1
+    kernels.shared && isNode && parts > 1
       ? import('./node/pool.js')
           .then(async ({ createKernelPool }) => {
-            const p = createKernelPool(kernels.module, kernels.memory, options.threads);
+            const p = createKernelPool(kernels.module, kernels.memory, parts);
             while (p && !p.ready) await new Promise((resolve) => setTimeout(resolve, 1));
             pool = p;
             return p?.workers ?? 0;
@@ -161,9 +169,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     n: number, cols: number, name: 'batchNormTrainStrided' | 'batchNormGradStrided', strided: unknown,
     block: (byteOffset: number, width: number) => number[], single: () => void,
   ): void {
-    if (!pool || n < THREADED_BN_MIN_VALUES || cols < 32) return single();
-    const blocks = splitColumns(cols, pool.workers + 1).map(([c0, c1]) => block(c0 * 4, c1 - c0));
-    pool.run(name, blocks, strided as (...args: number[]) => void);
+    if (parts < 2 || n < THREADED_BN_MIN_VALUES || cols < 32) return single();
+    const blocks = splitColumns(cols, parts).map(([c0, c1]) => block(c0 * 4, c1 - c0));
+    runBlocks(name, blocks, strided as (...args: number[]) => void);
+  }
+
+  /** Runs blocks on the pool, or one after the other here while there is none: the same arithmetic. */
+  function runBlocks(name: Parameters<KernelPool['run']>[0], blocks: number[][], local: (...args: number[]) => void): void {
+    if (pool) pool.run(name, blocks, local);
+    else for (const block of blocks) local(...block);
   }
 
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
@@ -197,10 +211,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pc = call.ptr(c as Float32Array, m * n, accumulate ? 'inout' : 'out');
       // C may not alias A or B (the kernel reads them while writing C); the interface never asks
       // for that, and staging keeps distinct arrays distinct.
-      if (pool && 2 * m * n * kk >= minThreadedFlops) {
-        const blocks = splitGemm(pa, pb, pc, m, n, kk, transA, transB, accumulate, pool.workers + 1,
+      if (parts > 1 && 2 * m * n * kk >= minThreadedFlops) {
+        const blocks = splitGemm(pa, pb, pc, m, n, kk, transA, transB, accumulate, parts,
           (part, rows, cols) => scratchOf(part, rows, cols, kk));
-        pool.run('gemmStrided', blocks, k.gemmStrided as (...args: number[]) => void);
+        runBlocks('gemmStrided', blocks, k.gemmStrided as (...args: number[]) => void);
       } else {
         k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, scratch(k.gemmScratchFloats(m, n, kk)));
       }
