@@ -11,6 +11,7 @@ import { createJsBackend } from '../js/index.js';
 import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
 import { splitColumns, splitGemm, type KernelPool } from './threads.js';
+import { createWebKernelPool } from './web-pool.js';
 
 export { wasmSupported };
 
@@ -85,8 +86,9 @@ export interface WasmBackendOptions extends HeapOptions {
    * Parts that large GEMMs and batch norms are split into, and threads that run them, the calling
    * one included (default 2). The split depends only on this number, never on how many workers are
    * up yet: the same seed gives bit-identical results whether the parts run on workers (Node, once
-   * they listen) or one after the other on the calling thread (before that, and in browsers, where
-   * Web Workers are not wired up yet). Needs a shared memory to use workers.
+   * they listen) or one after the other on the calling thread (before that, and in browsers that
+   * are not cross-origin isolated). Workers need a shared memory: worker_threads on Node, Web
+   * Workers on cross-origin-isolated pages.
    */
   threads?: number;
   /** GEMMs of fewer floating-point operations run on one thread (default THREADED_GEMM_MIN_FLOPS). */
@@ -129,22 +131,23 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   const call = new Call(heap);
 
   // Worker threads come up asynchronously (Node's worker_threads load through a lazy import, so
-  // that browsers never see them); until they listen, the parts of a split kernel run one after
-  // the other on the calling thread, so results never depend on when the workers came up.
+  // that browsers never see them; Web Workers need a message round trip); until they listen, the
+  // parts of a split kernel run one after the other on the calling thread, so results never depend
+  // on when the workers came up.
   let pool: KernelPool | null = null;
   const parts = Math.max(1, Math.floor(options.threads ?? DEFAULT_PARTS));
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
-  const threadsReady: Promise<number> =
-    kernels.shared && isNode && parts > 1
-      ? import('./node/pool.js')
-          .then(async ({ createKernelPool }) => {
-            const p = createKernelPool(kernels.module, kernels.memory, parts);
-            while (p && !p.ready) await new Promise((resolve) => setTimeout(resolve, 1));
-            pool = p;
-            return p?.workers ?? 0;
-          })
-          .catch(() => 0)
-      : Promise.resolve(0);
+  const startPool = async (): Promise<number> => {
+    if (!kernels.shared || parts < 2) return 0;
+    const p = isNode
+      ? (await import('./node/pool.js')).createKernelPool(kernels.module, kernels.memory, parts)
+      : createWebKernelPool(kernels.module, kernels.memory, parts);
+    if (!p) return 0;
+    await p.started;
+    pool = p;
+    return p.workers;
+  };
+  const threadsReady: Promise<number> = startPool().catch(() => 0);
   const minThreadedFlops = options.threadedGemmMinFlops ?? THREADED_GEMM_MIN_FLOPS;
   const workerScratch: { ptr: number; bytes: number }[] = [];
   const scratchOf = (part: number, m: number, n: number, kk: number): number => {

@@ -1,7 +1,8 @@
 /**
- * Splitting kernels across threads that share the kernels' memory. The pool itself is platform
- * code (node/pool.ts on Node); this file holds the browser-safe part: the job layout in shared
- * control memory and the split of the work into blocks (of C for a GEMM, of columns for BN).
+ * Splitting kernels across threads that share the kernels' memory. This file is browser-safe: the
+ * job protocol, the worker's loop (as source text, for Node's worker_threads and the browser's Web
+ * Workers alike), the calling thread's side of a pool, and the split of the work into blocks (of C
+ * for a GEMM, of columns for BN). Starting the workers is platform code: node/pool.ts, web-pool.ts.
  *
  * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the calling
  * thread to start a job; [1] how many workers are ready; from [4], JOB_SLOTS values per worker:
@@ -12,6 +13,9 @@
  * it and marks it DONE. After its own block the caller claims every block still FREE and runs it
  * itself, then waits only for blocks that are RUNNING: a worker the OS has not scheduled yet
  * (another process busy on the other core) costs nothing but its share of the speed-up.
+ *
+ * The calling thread never sleeps (Atomics.wait is forbidden on a browser's main thread): it spins
+ * while workers finish, which takes microseconds since a job is split evenly.
  */
 
 export const CLAIM = 14;
@@ -34,12 +38,124 @@ export interface KernelPool {
   readonly workers: number;
   /** Whether every worker has started and listens for jobs. */
   readonly ready: boolean;
+  /** Settles when every worker listens; rejects when one fails to start. */
+  readonly started: Promise<void>;
   /**
    * Runs `kernel` on `blocks[i + 1]` on worker i, or on the calling thread when that worker is
    * late, and on `blocks[0]` on the calling thread (`local` is the kernel there); returns when
    * all are done. Each block is an argument list (pointers as byte offsets).
    */
   run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void): void;
+}
+
+/** What a worker receives: the kernels, their memory, the control block and its own index. */
+export interface WorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  index: number;
+}
+
+/** How long an idle worker spins before it sleeps in Atomics.wait. */
+export const SPIN_MS = 2;
+
+/**
+ * Source text of `startKernelWorker(data: WorkerData, ready: () => void)`, the loop a worker runs
+ * forever. Text, because a worker is started from source (Node: `eval`; browsers: a Blob URL) and
+ * so needs no separate file that a bundler would have to find. Each platform appends the line that
+ * calls it. Workers spin for SPIN_MS after each job, since training issues kernels a fraction of a
+ * millisecond apart and waking from Atomics.wait costs tens of microseconds, then sleep.
+ */
+export function kernelWorkerSource(): string {
+  return `
+function startKernelWorker(data, ready) {
+  const { module, memory, control, index } = data;
+  const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctl = new Int32Array(control);
+  const args = new Uint32Array(control);
+  const floats = new Float32Array(control);
+  const base = ${CONTROL_HEADER} + index * ${JOB_SLOTS};
+  const kernelNames = ${JSON.stringify(POOL_KERNELS)};
+  const floatArgs = ${JSON.stringify(FLOAT_ARGS)};
+  const fns = kernelNames.map((name) => kernels[name]);
+  const floatAt = kernelNames.map((name) => floatArgs[name]);
+  const list = [];
+  let seen = Atomics.load(ctl, 0);
+  Atomics.add(ctl, 1, 1); // ready: from here on no job generation can be missed
+  ready();
+  for (;;) {
+    const spinUntil = performance.now() + ${SPIN_MS};
+    for (let spins = 0; Atomics.load(ctl, 0) === seen; spins++) {
+      if ((spins & 1023) === 1023 && performance.now() > spinUntil) Atomics.wait(ctl, 0, seen);
+    }
+    seen = Atomics.load(ctl, 0);
+    // Claim the block unless the calling thread already took it over (it does when we are late).
+    if (Atomics.compareExchange(ctl, base + ${CLAIM}, ${FREE}, ${RUNNING}) === ${FREE}) {
+      const kernel = args[base + ${KERNEL}];
+      for (let i = 0; i < 13; i++) list[i] = args[base + 1 + i];
+      for (const i of floatAt[kernel]) list[i] = floats[base + 1 + i];
+      fns[kernel](...list);
+      Atomics.store(ctl, base + ${CLAIM}, ${DONE});
+    }
+  }
+}
+`;
+}
+
+/**
+ * The calling thread's side of a pool of `workers` workers: the control block to hand them (as
+ * WorkerData.control) and the pool. `started` is the platform's promise that every worker listens.
+ */
+export function createPoolController(workers: number, started: Promise<void>): { control: SharedArrayBuffer; pool: KernelPool } {
+  const control = new SharedArrayBuffer((CONTROL_HEADER + workers * JOB_SLOTS) * 4);
+  const ctl = new Int32Array(control);
+  const args = new Uint32Array(control);
+  const floats = new Float32Array(control);
+  for (let w = 0; w < workers; w++) Atomics.store(ctl, CONTROL_HEADER + w * JOB_SLOTS + CLAIM, NO_BLOCK);
+  const pool: KernelPool = {
+    workers,
+    started,
+    get ready() {
+      return Atomics.load(ctl, 1) === workers;
+    },
+    run(kernel, blocks, local) {
+      const kernelIndex = POOL_KERNELS.indexOf(kernel);
+      const floatArgs = FLOAT_ARGS[kernel];
+      for (let w = 0; w < workers; w++) {
+        const base = CONTROL_HEADER + w * JOB_SLOTS;
+        const block = blocks[w + 1];
+        if (block) {
+          for (let i = 0; i < block.length; i++) args[base + 1 + i] = block[i];
+          for (const i of floatArgs) floats[base + 1 + i] = block[i];
+          args[base + KERNEL] = kernelIndex;
+        }
+        // The store orders the argument writes before any claim of this block.
+        Atomics.store(ctl, base + CLAIM, block ? FREE : NO_BLOCK);
+      }
+      Atomics.add(ctl, 0, 1);
+      Atomics.notify(ctl, 0);
+      local(...blocks[0]);
+      // Blocks no worker has started yet are ours: a descheduled worker never holds us up.
+      for (let w = 0; w < workers; w++) {
+        const base = CONTROL_HEADER + w * JOB_SLOTS;
+        if (Atomics.compareExchange(ctl, base + CLAIM, FREE, RUNNING) === FREE) {
+          local(...blocks[w + 1]);
+          Atomics.store(ctl, base + CLAIM, DONE);
+        }
+      }
+      // Then wait for the blocks workers are running.
+      const begun = Date.now();
+      for (let w = 0; w < workers; w++) {
+        const at = CONTROL_HEADER + w * JOB_SLOTS + CLAIM;
+        for (let spins = 0; Atomics.load(ctl, at) === RUNNING; spins++) {
+          if ((spins & 4095) === 4095 && Date.now() - begun > 10_000) {
+            throw new Error('wasm backend: a worker thread stopped answering.');
+          }
+        }
+      }
+    },
+  };
+  return { control, pool };
 }
 
 /**
