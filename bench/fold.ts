@@ -10,7 +10,7 @@
  * recomputed population statistics, and folded after recomputing (must equal the latter).
  */
 import { writeFileSync } from 'node:fs';
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 import { Random } from '../src/core/random.js';
 
 const args = process.argv.slice(2);

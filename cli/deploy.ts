@@ -2,7 +2,7 @@
  * Commands on saved models: `keel fold`, `keel evaluate`, `keel predict`. Uses only the public API.
  */
 import { resolve } from 'node:path';
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 import { confusionMatrix, formatConfusionMatrix } from './report.js';
 
 const log = (line = '') => process.stdout.write(`${line}\n`);

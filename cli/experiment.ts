@@ -1,5 +1,5 @@
 /** `keel experiment NAME`: check one of the BN chapter's claims on real data. Public API only. */
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 
 export interface ExperimentOptions {
   quick?: boolean;

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 import { ProgressBar } from './progress.js';
 import { batchNormStats, confusionMatrix, formatBatchNormStats, formatConfusionMatrix } from './report.js';
 import { evaluate, fold, predict, type DataOptions } from './deploy.js';

@@ -9,7 +9,7 @@
  * each epoch is printed, as Keras's `verbose=2`.
  */
 import cliProgress from 'cli-progress';
-import type { Callback, FitParams, Logs } from '../src/index.js';
+import type { Callback, FitParams, Logs } from '../src/node/index.js';
 
 const BAR_WIDTH = 30;
 const REDRAW_MS = 100;

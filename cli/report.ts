@@ -1,5 +1,5 @@
 /** What `keel train` prints after training: confusion matrix and BN statistics. */
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 
 /** counts[t][p]: test images of true class t predicted as p. */
 export function confusionMatrix(probabilities: keel.Tensor, labels: keel.Tensor, classes: number): number[][] {

@@ -1,5 +1,5 @@
 /** Shared test utilities. */
-import { listBackends } from '../src/index.js';
+import { listBackends } from '../src/node/index.js';
 
 /**
  * The backends every backend-sensitive test runs on. Fast backends are checked against the

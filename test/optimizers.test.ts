@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 import { LayerVariable } from '../src/layers/variable.js';
 import { Random } from '../src/core/random.js';
 import type { Optimizer } from '../src/optimizers/index.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import * as keel from '../src/index.js';
+import * as keel from '../src/node/index.js';
 import { Random } from '../src/core/random.js';
 import { batchBounds } from '../src/models/sequential.js';
 import { backendsUnderTest } from './helpers.js';

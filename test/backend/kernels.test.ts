@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+// As Keel's Node entry does, before any kernel is compiled: relaxed SIMD on (Node 20 has it behind a flag).
+import '../../src/backend/wasm/node/relaxed-simd.js';
 import type { Backend, UnaryKind } from '../../src/backend/backend.js';
 import { createJsBackend } from '../../src/backend/js/index.js';
 import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
@@ -217,8 +219,9 @@ test('gemm split across two threads matches the reference', { skip }, async () =
 test('gemm with and without fused multiply-adds (relaxed SIMD) matches the reference', { skip }, () => {
   const variants = [createWasmBackend({ relaxedSimd: false, threads: 1 })];
   const withFma = createWasmBackend({ relaxedSimd: true, threads: 1 });
-  // Fused multiply-adds need relaxed SIMD (Chrome 114+, Node 22+, or --experimental-wasm-relaxed-simd).
-  if (withFma.relaxedSimd) variants.push(withFma);
+  // Fused multiply-adds need relaxed SIMD: Node 22+, or Node 20 once relaxed-simd.ts set its flag.
+  assert.equal(withFma.relaxedSimd, true, 'relaxed SIMD should be available on Node (src/backend/wasm/node/relaxed-simd.ts)');
+  variants.push(withFma);
   assert.equal(variants[0].relaxedSimd, false);
   for (const be of variants) {
     for (const [m, n, k] of [[1, 300, 784], [7, 17, 65], [33, 65, 17], [32, 784, 300]] as const) {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 

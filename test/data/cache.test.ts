@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { loadOrBuildCache } from '../../src/data/node/cacheFile.js';
 
 const { encodeCache, decodeCache, crc32, DataError } = keel.datasets;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { readIdxFile, readIdxSplit } from '../../src/data/node/idxFile.js';
 
 const { parseIdx, encodeIdx, DataError } = keel.datasets;

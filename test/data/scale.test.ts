@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 
 /** Running mean of the loss after each of the first `steps` batches. */
 async function losses(modelName: string, scale: boolean, steps: number): Promise<number[]> {

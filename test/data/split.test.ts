@@ -1,7 +1,7 @@
 /** The stratified split of the fashion-mnist package: exact per-class counts, deterministic. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 
 const { stratifiedSplit } = keel.datasets;
 

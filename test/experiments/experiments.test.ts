@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { EXPERIMENTS } from '../../src/experiments/index.js';
 import { writeReport } from '../../src/experiments/node/run.js';
 import type { ExperimentContext } from '../../src/experiments/common.js';

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { maxAbsDiff, randomInputs, randomizeBatchNorm, seedModel, type Variant } from '../io/helpers.js';
 import { backendsUnderTest } from '../helpers.js';
 

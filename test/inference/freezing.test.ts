@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { Random } from '../../src/core/random.js';
 import { randomInputs, randomizeBatchNorm, seedModel } from '../io/helpers.js';
 

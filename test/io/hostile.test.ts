@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { seedModel } from './helpers.js';
 
 const model = seedModel('seed-before', [4, 4], [6, 5]);

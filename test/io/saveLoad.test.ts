@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { link, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { randomInputs, randomizeBatchNorm, seedModel, type Variant } from './helpers.js';
 import { backendsUnderTest } from '../helpers.js';
 

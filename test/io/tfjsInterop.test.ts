@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import * as keel from '../../src/index.js';
+import * as keel from '../../src/node/index.js';
 import { maxAbsDiff, randomInputs, randomizeBatchNorm, seedModel, type Variant } from './helpers.js';
 
 await tf.setBackend('cpu');
