@@ -6,7 +6,7 @@
  *
  * Ratios are "times as fast": throughput / peer's throughput, or peer's time / time, so > 1 means
  * Keel-wasm wins either way. `--quick` shortens every workload (for a smoke test, not for figures);
- * `--no-torch` and `--no-tfjs` skip those peers.
+ * `--no-torch`, `--no-tfjs` and `--no-browser` skip those peers.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { GEMM_SHAPES, type Figure } from './common.js';
 import { gemmBreakEven, runKeel } from './keel.js';
 import { runTfjs } from './tfjs.js';
+import { runBrowser } from './browser.js';
 
 const quick = process.argv.includes('--quick');
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,17 +31,32 @@ log('Keel wasm...');
 peers['Keel wasm'] = await runKeel('wasm', quick);
 log('Keel wasm, 1 thread...');
 peers['Keel wasm 1T'] = await runKeel('wasm-1t', quick);
-// Fused multiply-adds need relaxed SIMD, behind a flag in Node 20 (on by default in Node 22+ and
-// Chrome 114+): measured in a child process that has the flag.
-for (const [name, backendName] of [['Keel wasm FMA', 'wasm'], ['Keel wasm FMA 1T', 'wasm-1t']]) {
-  log(`${name} (relaxed SIMD), child process...`);
+// Keel's Node entry turns on relaxed SIMD (fused multiply-adds) on Node 20; engines without it
+// (Safari, Firefox, older Chrome) run the plain SIMD kernels, measured in a child process that
+// keeps the flag off.
+for (const [name, backendName] of [['Keel wasm no FMA', 'wasm'], ['Keel wasm no FMA 1T', 'wasm-1t']]) {
+  log(`${name}, child process with KEEL_RELAXED_SIMD=0...`);
   try {
-    const out = execFileSync(process.execPath, [
-      '--experimental-wasm-relaxed-simd', '--import', 'tsx', join(here, 'keel.ts'), backendName, ...(quick ? ['--quick'] : []),
-    ], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'keel.ts'), backendName, ...(quick ? ['--quick'] : [])], {
+      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KEEL_RELAXED_SIMD: '0' },
+    });
     peers[name] = JSON.parse(out) as Figure[];
   } catch (e) {
     notes.push(`${name} not measured: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+// The same kernels in headless Chromium, with and without cross-origin isolation (Web Workers).
+if (!process.argv.includes('--no-browser')) {
+  log('Keel wasm in Chromium (isolated page, then plain page)...');
+  try {
+    const pages = await runBrowser(quick);
+    if (!pages) throw new Error('Chromium not found (apt-get install chromium)');
+    for (const [mode, r] of Object.entries(pages)) {
+      log(`  (${mode} page: ${r.workers} worker(s), fused multiply-add: ${r.fma})`);
+      peers[`Keel Chromium ${mode}`] = r.figures;
+    }
+  } catch (e) {
+    notes.push(`Keel in Chromium not measured: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 log('GEMM thread break-even...');
@@ -74,7 +90,7 @@ try {
   notes.push(`PyTorch not measured: ${(e as Error).message.split('\n')[0]}`);
 }
 
-const subjects = ['Keel wasm', 'Keel wasm 1T', 'Keel wasm FMA', 'Keel wasm FMA 1T'].filter((p) => peers[p]);
+const subjects = ['Keel wasm', 'Keel wasm 1T', 'Keel wasm no FMA', 'Keel wasm no FMA 1T', 'Keel Chromium isolated', 'Keel Chromium plain'].filter((p) => peers[p]);
 const comparedTo = ['TF.js wasm', 'PyTorch 1T', 'PyTorch 2T'].filter((p) => peers[p]);
 const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
 // Keel's folded-model rows are compared with the peers' plain predictions (they have no folding).

@@ -67,7 +67,7 @@ export async function openBrowser(chromium: string): Promise<BrowserSession> {
 
   const { chromium: launcher } = await import('playwright-core');
   // --no-sandbox: Chromium's sandbox refuses to run as root, which CI machines are.
-  const browser = await launcher.launch({ executablePath: chromium, args: ['--no-sandbox'] });
+  const browser = await launcher.launch({ executablePath: chromium, args: ['--no-sandbox', ...(process.env.KEEL_CHROMIUM_ARGS?.split(' ').filter(Boolean) ?? [])] });
   return {
     async run(mode, script, timeoutMs = 120_000) {
       const page = await browser.newPage();
