@@ -98,6 +98,28 @@ export interface Backend {
     lrT: number, beta1: number, beta2: number, epsilon: number,
   ): void;
 
+  /**
+   * One RMSprop step over n values (Keras 3): s ← ρ·s + (1 − ρ)·g²; when `average` is given
+   * (centered), ḡ ← ρ·ḡ + (1 − ρ)·g and d = s − ḡ², else d = s; Δ = lr·g/sqrt(d + epsilon).
+   * Without `mom`, w ← w − Δ; with it, mom ← momentum·mom + Δ, then w ← w − mom.
+   */
+  rmspropUpdate(
+    w: FloatArray, g: FloatArray, s: FloatArray, mom: FloatArray | null, average: FloatArray | null, n: number,
+    lr: number, rho: number, momentum: number, epsilon: number,
+  ): void;
+
+  /**
+   * One Nadam step over n values (Keras 3), with the momentum schedule and bias corrections folded
+   * into three scalars the caller computes in float64 (μₜ = β1·(1 − 0.5·0.96^(0.004·t)), Πₜ = μ1···μₜ):
+   * lrM = lr·μₜ₊₁/(1 − Πₜ₊₁), lrG = lr·(1 − μₜ)/(1 − Πₜ), vScale = 1/(1 − β2ᵗ).
+   * m ← m + (g − m)·(1 − β1); v ← v + (g² − v)·(1 − β2);
+   * w ← w − (lrM·m + lrG·g)/(sqrt(v·vScale) + epsilon).
+   */
+  nadamUpdate(
+    w: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number,
+    lrM: number, lrG: number, vScale: number, beta1: number, beta2: number, epsilon: number,
+  ): void;
+
   /** Inference-mode normalization: y = gamma·(x − mean)/sqrt(variance + epsilon) + beta, per column. */
   batchNormInfer(
     x: FloatArray, mean: FloatArray, variance: FloatArray, gamma: FloatArray, beta: FloatArray,

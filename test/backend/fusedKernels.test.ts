@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { UnaryKind } from '../../src/backend/backend.js';
 import { createJsBackend } from '../../src/backend/js/index.js';
 import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
+import { previousNadamStep, previousRmspropStep } from '../previousOptimizers.js';
 
 const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';
 const js = createJsBackend();
@@ -161,4 +162,128 @@ test('float64 optimizer updates run on the reference kernels', { skip }, () => {
   wasm.sgdUpdate(w, Float64Array.of(1, 1, 1), v, 3, 0.1, 0.5, false);
   assert.deepEqual([...w], [0.9, 1.9, 2.9]);
   assert.deepEqual([...v], [-0.1, -0.1, -0.1]);
+});
+
+/**
+ * The scalars the Nadam optimizer hands nadamUpdate at step t (the Backend interface's formula),
+ * given Πₜ₋₁; returns Πₜ too.
+ */
+function nadamScalars(lr: number, beta1: number, beta2: number, t: number, uProductBefore: number) {
+  const muT = beta1 * (1 - 0.5 * 0.96 ** (0.004 * t));
+  const muNext = beta1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
+  const uProductT = uProductBefore * muT;
+  return {
+    uProductT,
+    lrM: (lr * muNext) / (1 - uProductT * muNext),
+    lrG: (lr * (1 - muT)) / (1 - uProductT),
+    vScale: 1 / (1 - beta2 ** t),
+  };
+}
+
+const rmspropCases = [
+  { momentum: 0, centered: false },
+  { momentum: 0.9, centered: false },
+  { momentum: 0, centered: true },
+  { momentum: 0.5, centered: true },
+];
+
+test('rmspropUpdate matches the reference and the previous formula, centered or not, with or without momentum', { skip }, () => {
+  const [lr, rho, epsilon] = [0.01, 0.9, 1e-7];
+  for (const n of sizes) {
+    for (const { momentum, centered } of rmspropCases) {
+      for (const [wWhere, slotWhere] of [['wasm', 'wasm'], ['plain', 'plain'], ['wasm', 'plain'], ['plain', 'wasm']] as const) {
+        const w = random(n, wWhere);
+        const [s, mom, avg] = [0, 1, 2].map(() => random(n, slotWhere, 0, 0));
+        const wJs = Float32Array.from(w);
+        const [sJs, momJs, avgJs] = [0, 1, 2].map(() => new Float32Array(n));
+        const w64 = Float64Array.from(w);
+        const state64 = { s: new Float64Array(n), mom: new Float64Array(n), avg: new Float64Array(n) };
+        for (let t = 1; t <= 5; t++) {
+          const g = random(n, slotWhere, -2, 2);
+          const gBefore = Float32Array.from(g);
+          const [momArg, avgArg] = [momentum > 0 ? mom : null, centered ? avg : null];
+          js.rmspropUpdate(wJs, g, sJs, momentum > 0 ? momJs : null, centered ? avgJs : null, n, lr, rho, momentum, epsilon);
+          wasm.rmspropUpdate(w, g, s, momArg, avgArg, n, lr, rho, momentum, epsilon);
+          previousRmspropStep(w64, g, state64, { lr, rho, momentum, epsilon, centered });
+          const what = `rmspropUpdate n=${n} momentum=${momentum} centered=${centered} t=${t} (w ${wWhere}, g/slots ${slotWhere})`;
+          // A step is at most lr·|g|/sqrt(d) ≈ 0.03 (0.3 with momentum); float32 rounding of s,
+          // ḡ² and the step moves w by a few ulps of the step, well inside 1e-6 of |w| + 1.
+          close(w, wJs, 1e-6, 1, `${what}: w vs js`);
+          close(w, w64, 1e-6, 1, `${what}: w vs the previous formula in float64`);
+          close(wJs, w64, 1e-6, 1, `${what}: js w vs the previous formula in float64`);
+          close(s, sJs, 1e-6, 1e-12, `${what}: s`);
+          close(s, state64.s, 1e-6, 1e-12, `${what}: s vs float64`);
+          // ḡ and mom average signed values and can nearly cancel: an absolute floor, as Adam's m.
+          if (centered) close(avg, avgJs, 1e-6, 0.1, `${what}: ḡ`);
+          if (momentum > 0) close(mom, momJs, 1e-6, 0.1, `${what}: mom`);
+          // Absent slots are neither read nor written.
+          if (!centered) close(avg, new Float32Array(n), 0, 0, `${what}: ḡ untouched`);
+          if (momentum === 0) close(mom, new Float32Array(n), 0, 0, `${what}: mom untouched`);
+          close(g, gBefore, 0, 0, `${what}: g untouched`);
+        }
+      }
+    }
+  }
+});
+
+test('nadamUpdate matches the reference and the previous formula over several steps', { skip }, () => {
+  const [lr, beta1, beta2, epsilon] = [0.01, 0.9, 0.999, 1e-7];
+  for (const n of sizes) {
+    for (const [wWhere, slotWhere] of [['wasm', 'wasm'], ['plain', 'plain'], ['wasm', 'plain'], ['plain', 'wasm']] as const) {
+      const w = random(n, wWhere);
+      const m = random(n, slotWhere, 0, 0);
+      const v = random(n, slotWhere, 0, 0);
+      const [wJs, mJs, vJs] = [Float32Array.from(w), new Float32Array(n), new Float32Array(n)];
+      const w64 = Float64Array.from(w);
+      const state64 = { m: new Float64Array(n), v: new Float64Array(n), uProduct: 1 };
+      let uProduct = 1;
+      for (let t = 1; t <= 5; t++) {
+        const g = random(n, slotWhere, -2, 2);
+        const gBefore = Float32Array.from(g);
+        const c = nadamScalars(lr, beta1, beta2, t, uProduct);
+        uProduct = c.uProductT;
+        js.nadamUpdate(wJs, g, mJs, vJs, n, c.lrM, c.lrG, c.vScale, beta1, beta2, epsilon);
+        wasm.nadamUpdate(w, g, m, v, n, c.lrM, c.lrG, c.vScale, beta1, beta2, epsilon);
+        previousNadamStep(w64, g, state64, t, { lr, beta1, beta2, epsilon });
+        const what = `nadamUpdate n=${n} t=${t} (w ${wWhere}, g/m/v ${slotWhere})`;
+        close(m, mJs, 1e-6, 0.1, `${what}: m`);
+        close(v, vJs, 1e-6, 1e-12, `${what}: v`);
+        close(w, wJs, 1e-6, 1, `${what}: w vs js`);
+        close(w, w64, 1e-6, 1, `${what}: w vs the previous formula in float64`);
+        close(wJs, w64, 1e-6, 1, `${what}: js w vs the previous formula in float64`);
+        close(g, gBefore, 0, 0, `${what}: g untouched`);
+      }
+    }
+  }
+});
+
+test('float64 RMSprop and Nadam updates run on the reference kernels, as the previous formulas', { skip }, () => {
+  const n = 7;
+  const g = Float64Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+  for (const { momentum, centered } of rmspropCases) {
+    const w = Float64Array.from({ length: n }, (_, i) => i / 3);
+    const [s, mom, avg] = [0, 1, 2].map(() => new Float64Array(n));
+    const w64 = Float64Array.from(w);
+    const state64 = { s: new Float64Array(n), mom: new Float64Array(n), avg: new Float64Array(n) };
+    for (let t = 0; t < 3; t++) {
+      wasm.rmspropUpdate(w, g, s, momentum > 0 ? mom : null, centered ? avg : null, n, 0.01, 0.9, momentum, 1e-7);
+      previousRmspropStep(w64, g, state64, { lr: 0.01, rho: 0.9, momentum, epsilon: 1e-7, centered });
+    }
+    // The same arithmetic in float64, but for the order of s + ε − ḡ²: an ulp or so.
+    close(w, w64, 1e-15, 1, `float64 rmsprop momentum=${momentum} centered=${centered}`);
+  }
+  const w = Float64Array.from({ length: n }, (_, i) => i / 3);
+  const [m, v] = [new Float64Array(n), new Float64Array(n)];
+  const w64 = Float64Array.from(w);
+  const state64 = { m: new Float64Array(n), v: new Float64Array(n), uProduct: 1 };
+  let uProduct = 1;
+  for (let t = 1; t <= 3; t++) {
+    const c = nadamScalars(0.01, 0.9, 0.999, t, uProduct);
+    uProduct = c.uProductT;
+    wasm.nadamUpdate(w, g, m, v, n, c.lrM, c.lrG, c.vScale, 0.9, 0.999, 1e-7);
+    previousNadamStep(w64, g, state64, t, { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+  }
+  // lr folded into lrM and lrG changes the float64 rounding: a few ulps.
+  close(w, w64, 1e-15, 1, 'float64 nadam');
+  close(m, state64.m, 0, 0, 'float64 nadam m');
 });

@@ -45,6 +45,30 @@ export function createJsBackend(): Backend {
         w[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
       }
     },
+    rmspropUpdate(w, g, s, mom, average, n, lr, rho, momentum, epsilon) {
+      for (let i = 0; i < n; i++) {
+        s[i] = rho * s[i] + (1 - rho) * g[i] * g[i];
+        let d = s[i];
+        if (average) {
+          average[i] = rho * average[i] + (1 - rho) * g[i];
+          d -= average[i] * average[i];
+        }
+        const step = (lr * g[i]) / Math.sqrt(d + epsilon);
+        if (mom) {
+          mom[i] = momentum * mom[i] + step;
+          w[i] -= mom[i];
+        } else {
+          w[i] -= step;
+        }
+      }
+    },
+    nadamUpdate(w, g, m, v, n, lrM, lrG, vScale, beta1, beta2, epsilon) {
+      for (let i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * (1 - beta1);
+        v[i] += (g[i] * g[i] - v[i]) * (1 - beta2);
+        w[i] -= (lrM * m[i] + lrG * g[i]) / (Math.sqrt(v[i] * vScale) + epsilon);
+      }
+    },
     columnSums(x, rows, cols, out, accumulate) {
       if (!accumulate) out.fill(0, 0, cols);
       for (let r = 0; r < rows; r++) {

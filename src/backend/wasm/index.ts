@@ -258,6 +258,30 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       call.finish();
     },
 
+    rmspropUpdate(w, g, s, mom, average, n, lr, rho, momentum, epsilon) {
+      if (!allFloat32(w, g, s, mom ?? s, average ?? s)) {
+        return js.rmspropUpdate(w, g, s, mom, average, n, lr, rho, momentum, epsilon);
+      }
+      const pw = call.ptr(w as Float32Array, n, 'inout');
+      const pg = call.ptr(g as Float32Array, n, 'in');
+      const ps = call.ptr(s as Float32Array, n, 'inout');
+      // 0 means "absent" (no momentum; not centered), as sgdUpdate's velocity.
+      const pmom = mom ? call.ptr(mom as Float32Array, n, 'inout') : 0;
+      const pavg = average ? call.ptr(average as Float32Array, n, 'inout') : 0;
+      k.rmspropUpdate(pw, pg, ps, pmom, pavg, n, lr, rho, 1 - rho, momentum, epsilon);
+      call.finish();
+    },
+
+    nadamUpdate(w, g, m, v, n, lrM, lrG, vScale, beta1, beta2, epsilon) {
+      if (!allFloat32(w, g, m, v)) return js.nadamUpdate(w, g, m, v, n, lrM, lrG, vScale, beta1, beta2, epsilon);
+      const pw = call.ptr(w as Float32Array, n, 'inout');
+      const pg = call.ptr(g as Float32Array, n, 'in');
+      const pm = call.ptr(m as Float32Array, n, 'inout');
+      const pv = call.ptr(v as Float32Array, n, 'inout');
+      k.nadamUpdate(pw, pg, pm, pv, n, lrM, lrG, vScale, 1 - beta1, 1 - beta2, epsilon);
+      call.finish();
+    },
+
     columnSums(x, rows, cols, out, accumulate) {
       if (!allFloat32(x, out)) return js.columnSums(x, rows, cols, out, accumulate);
       k.columnSums(call.ptr(x as Float32Array, rows * cols, 'in'), rows, cols,

@@ -18,6 +18,11 @@ export interface KernelExports {
   sgdUpdate(w: number, g: number, velocity: number, n: number, lr: number, momentum: number, nesterov: number): void;
   adamUpdate(w: number, g: number, m: number, v: number, n: number, lrT: number,
     oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number): void;
+  /** mom and average are 0 when absent (no momentum, not centered). */
+  rmspropUpdate(w: number, g: number, s: number, mom: number, average: number, n: number, lr: number, rho: number,
+    oneMinusRho: number, momentum: number, epsilon: number): void;
+  nadamUpdate(w: number, g: number, m: number, v: number, n: number, lrM: number, lrG: number, vScale: number,
+    oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number): void;
   unary(kind: number, x: number, y: number, n: number, alpha: number): void;
   unaryGrad(kind: number, x: number, y: number, dy: number, dx: number, n: number, alpha: number): void;
   softmax(x: number, y: number, rows: number, cols: number): void;

@@ -2,4 +2,4 @@
 export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
 export { addBias, addBiasActivation, columnSums, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
 export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
-export { sgdUpdate, adamUpdate } from './optimizers';
+export { sgdUpdate, adamUpdate, rmspropUpdate, nadamUpdate } from './optimizers';
