@@ -1,6 +1,7 @@
 /**
  * Optimizers against golden values: Keras's documented examples (minimizing var²/2), and
- * TensorFlow.js's optimizers over several steps with the same gradients.
+ * TensorFlow.js's optimizers over several steps with the same gradients, on every backend; RMSprop
+ * and Nadam also against the JavaScript rules they ran before they had backend kernels.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +10,28 @@ import * as keel from '../src/node/index.js';
 import { LayerVariable } from '../src/layers/variable.js';
 import { Random } from '../src/core/random.js';
 import type { Optimizer } from '../src/optimizers/index.js';
+import type { DType } from '../src/core/tensor.js';
+import { backendsUnderTest } from './helpers.js';
+import { previousNadamStep, previousRmspropStep } from './previousOptimizers.js';
 
 await tf.setBackend('cpu');
 
+/** Runs `fn` with each backend active in turn, then makes the default active again. */
+function onEachBackend(fn: (backendName: string) => void): void {
+  const before = keel.getBackend();
+  try {
+    for (const backendName of backendsUnderTest()) {
+      keel.setBackend(backendName);
+      fn(backendName);
+    }
+  } finally {
+    keel.setBackend(before);
+  }
+}
+
 /** Minimizes var²/2 (gradient = var) from `start` for `steps` steps; returns the values after each. */
-function minimizeSquare(optimizer: Optimizer, start: number, steps: number): number[] {
-  const v = new LayerVariable('var', keel.tensor([start], [1], 'float64'), 'parameter');
+function minimizeSquare(optimizer: Optimizer, start: number, steps: number, dtype: DType = 'float64'): number[] {
+  const v = new LayerVariable('var', keel.tensor([start], [1], dtype), 'parameter');
   const values: number[] = [];
   for (let s = 0; s < steps; s++) {
     v.grad!.values[0] = v.value.values[0];
@@ -31,6 +48,19 @@ test('Keras documentation examples (var²/2 from a start value)', () => {
   assert.ok(Math.abs(minimizeSquare(keel.optimizers.adam({ learningRate: 0.1 }), 10, 1)[0] - 9.9) < 1e-6);
   assert.ok(Math.abs(minimizeSquare(keel.optimizers.rmsprop({ learningRate: 0.1 }), 10, 1)[0] - 9.683772) < 1e-6);
   assert.equal(minimizeSquare(keel.optimizers.nadam({ learningRate: 0.2 }), 10, 1)[0].toFixed(1), '9.8');
+});
+
+test('Keras documentation examples in float32 on every backend', () => {
+  onEachBackend((backendName) => {
+    const run = (optimizer: Optimizer, start: number) => minimizeSquare(optimizer, start, 1, 'float32')[0];
+    // float32 represents values near 10 to 5e-7.
+    const near = (got: number, expected: number, what: string) =>
+      assert.ok(Math.abs(got - expected) < 2e-6, `${what} (${backendName}): ${got} vs ${expected}`);
+    near(run(keel.optimizers.sgd({ learningRate: 0.1 }), 1), 0.9, 'sgd');
+    near(run(keel.optimizers.adam({ learningRate: 0.1 }), 10), 9.9, 'adam');
+    near(run(keel.optimizers.rmsprop({ learningRate: 0.1 }), 10), 9.683772, 'rmsprop');
+    assert.equal(run(keel.optimizers.nadam({ learningRate: 0.2 }), 10).toFixed(1), '9.8', `nadam (${backendName})`);
+  });
 });
 
 test('Keras defaults', () => {
@@ -66,15 +96,79 @@ function compareWithTfjs(keelOpt: Optimizer, tfOpt: tf.Optimizer, what: string, 
   }
 }
 
-test('Adam, RMSprop and SGD with (Nesterov) momentum agree with TF.js over 6 steps', () => {
-  compareWithTfjs(keel.optimizers.adam({ learningRate: 0.01 }), tf.train.adam(0.01, 0.9, 0.999, 1e-7), 'adam');
-  compareWithTfjs(keel.optimizers.rmsprop({ learningRate: 0.01 }), tf.train.rmsprop(0.01, 0.9, 0, 1e-7), 'rmsprop');
-  compareWithTfjs(keel.optimizers.rmsprop({ learningRate: 0.01, momentum: 0.5, centered: true }), tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7, true), 'rmsprop centered', 1e-4);
-  // (centered: s − ḡ² cancels; TF.js keeps its state in float32, Keel in float64, hence 1e-4.)
-  // TF.js's momentum optimizer keeps accum = m·accum + g and steps −lr·accum: Keras's v = −lr·accum.
-  compareWithTfjs(keel.optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }), tf.train.momentum(0.05, 0.9), 'momentum');
-  compareWithTfjs(keel.optimizers.sgd({ learningRate: 0.05, momentum: 0.9, nesterov: true }), tf.train.momentum(0.05, 0.9, true), 'nesterov');
-  compareWithTfjs(keel.optimizers.sgd({ learningRate: 0.05 }), tf.train.sgd(0.05), 'sgd');
+test('Adam, RMSprop and SGD with (Nesterov) momentum agree with TF.js over 6 steps, on every backend', () => {
+  onEachBackend((backendName) => {
+    const compare = (keelOpt: Optimizer, tfOpt: tf.Optimizer, what: string, tolerance?: number) =>
+      compareWithTfjs(keelOpt, tfOpt, `${what} (${backendName})`, tolerance);
+    compare(keel.optimizers.adam({ learningRate: 0.01 }), tf.train.adam(0.01, 0.9, 0.999, 1e-7), 'adam');
+    compare(keel.optimizers.rmsprop({ learningRate: 0.01 }), tf.train.rmsprop(0.01, 0.9, 0, 1e-7), 'rmsprop');
+    compare(keel.optimizers.rmsprop({ learningRate: 0.01, momentum: 0.5, centered: true }), tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7, true), 'rmsprop centered', 1e-4);
+    // (centered: s − ḡ² cancels, and Keel and TF.js round it differently in float32, hence 1e-4.)
+    // TF.js's momentum optimizer keeps accum = m·accum + g and steps −lr·accum: Keras's v = −lr·accum.
+    compare(keel.optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }), tf.train.momentum(0.05, 0.9), 'momentum');
+    compare(keel.optimizers.sgd({ learningRate: 0.05, momentum: 0.9, nesterov: true }), tf.train.momentum(0.05, 0.9, true), 'nesterov');
+    compare(keel.optimizers.sgd({ learningRate: 0.05 }), tf.train.sgd(0.05), 'sgd');
+  });
+});
+
+/**
+ * Runs an optimizer on `n` values for 8 steps of random gradients, in float32 on the active backend
+ * and in float64 (which runs on the reference kernels), and `previous` (the JavaScript rule the
+ * optimizer ran before it had kernels) in float64 on the same gradients.
+ */
+function compareWithPrevious(
+  make: () => Optimizer, previous: (w: Float64Array, g: Float32Array, t: number) => void, n: number, what: string,
+): void {
+  const random = new Random(11);
+  const init = Float32Array.from({ length: n }, () => random.normal());
+  const v32 = new LayerVariable('w', keel.tensor(init, [n]), 'parameter');
+  const v64 = new LayerVariable('w', keel.tensor(Float64Array.from(init), [n], 'float64'), 'parameter');
+  const [opt32, opt64] = [make(), make()];
+  const expected = Float64Array.from(init);
+  const steps = 8;
+  for (let t = 1; t <= steps; t++) {
+    // Gradients of varied scale, some far below 1, as late in training.
+    const g = Float32Array.from({ length: n }, () => random.normal() * 10 ** (2 * random.next() - 1.5));
+    v32.grad!.values.set(g);
+    v64.grad!.values.set(g);
+    opt32.applyGradients([v32]);
+    opt64.applyGradients([v64]);
+    previous(expected, g, t);
+  }
+  const [got32, got64] = [v32.value.values, v64.value.values];
+  for (let i = 0; i < n; i++) {
+    const moved = Math.abs(expected[i] - init[i]);
+    const scale = Math.max(1, Math.abs(expected[i]));
+    // float64: the same arithmetic up to reordering, a few ulps. float32: the state and each step
+    // rounded to float32 (a few 1e-7 relative of the distance moved), plus w itself rounded to
+    // float32 at every step (at most half an ulp, 2⁻²⁴·|w|, each time).
+    assert.ok(Math.abs(got64[i] - expected[i]) <= 1e-13 * scale, `${what} float64 [${i}]: ${got64[i]} vs ${expected[i]}`);
+    assert.ok(
+      Math.abs(got32[i] - expected[i]) <= 1e-5 * moved + steps * 2 ** -24 * scale,
+      `${what} float32 [${i}]: ${got32[i]} vs ${expected[i]} (moved ${moved})`,
+    );
+  }
+}
+
+test('RMSprop and Nadam step as their previous JavaScript rules did, on every backend (lengths with SIMD tails)', () => {
+  onEachBackend((backendName) => {
+    for (const n of [1, 19, 1003]) {
+      for (const [momentum, centered] of [[0, false], [0.9, false], [0, true], [0.5, true]] as const) {
+        const h = { lr: 0.01, rho: 0.9, momentum, epsilon: 1e-7, centered };
+        const state = { s: new Float64Array(n), mom: new Float64Array(n), avg: new Float64Array(n) };
+        compareWithPrevious(
+          () => keel.optimizers.rmsprop({ learningRate: h.lr, rho: h.rho, momentum, epsilon: h.epsilon, centered }),
+          (w, g) => previousRmspropStep(w, g, state, h), n, `rmsprop n=${n} momentum=${momentum} centered=${centered} (${backendName})`,
+        );
+      }
+      const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      const state = { m: new Float64Array(n), v: new Float64Array(n), uProduct: 1 };
+      compareWithPrevious(
+        () => keel.optimizers.nadam({ learningRate: h.lr, beta1: h.beta1, beta2: h.beta2, epsilon: h.epsilon }),
+        (w, g, t) => previousNadamStep(w, g, state, t, h), n, `nadam n=${n} (${backendName})`,
+      );
+    }
+  });
 });
 
 test('optimizers never touch BN moving statistics', async () => {

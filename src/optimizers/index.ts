@@ -69,7 +69,6 @@ export class Adam extends Optimizer {
   }
 }
 
-/** RMSprop runs in plain TypeScript on every backend (no backend kernel yet), as does Nadam. */
 export class RMSProp extends Optimizer {
   readonly rho: number;
   readonly momentum: number;
@@ -92,23 +91,9 @@ export class RMSProp extends Optimizer {
   getConfig() {
     return { learning_rate: this.learningRate, rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
   }
-  protected update(w: FloatArray, g: FloatArray, [s, mom, avg]: FloatArray[]): void {
-    const { rho, momentum, epsilon, centered, learningRate: lr } = this;
-    for (let i = 0; i < w.length; i++) {
-      s[i] = rho * s[i] + (1 - rho) * g[i] * g[i];
-      let denominator = s[i] + epsilon;
-      if (centered) {
-        avg[i] = rho * avg[i] + (1 - rho) * g[i];
-        denominator -= avg[i] * avg[i];
-      }
-      const step = (lr * g[i]) / Math.sqrt(denominator);
-      if (momentum > 0) {
-        mom[i] = momentum * mom[i] + step;
-        w[i] -= mom[i];
-      } else {
-        w[i] -= step;
-      }
-    }
+  protected update(w: FloatArray, g: FloatArray, [s, mom, avg]: FloatArray[], _t: number, kernels: Backend): void {
+    const { rho, momentum, epsilon, centered, learningRate } = this;
+    kernels.rmspropUpdate(w, g, s, momentum > 0 ? mom : null, centered ? avg : null, w.length, learningRate, rho, momentum, epsilon);
   }
 }
 
@@ -129,17 +114,13 @@ export class Nadam extends Adam {
     this.uProductT = this.uProduct * this.muT;
     this.uProduct = this.uProductT;
   }
-  protected override update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number): void {
-    const { beta1: b1, beta2: b2, epsilon, muT, muNext, uProductT } = this;
-    const uProductNext = uProductT * muNext;
-    const b2Power = b2 ** t;
-    for (let i = 0; i < w.length; i++) {
-      m[i] += (g[i] - m[i]) * (1 - b1);
-      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
-      const mHat = (muNext * m[i]) / (1 - uProductNext) + ((1 - muT) * g[i]) / (1 - uProductT);
-      const vHat = v[i] / (1 - b2Power);
-      w[i] -= (this.learningRate * mHat) / (Math.sqrt(vHat) + epsilon);
-    }
+  protected override update(w: FloatArray, g: FloatArray, [m, v]: FloatArray[], t: number, kernels: Backend): void {
+    const { beta1: b1, beta2: b2, epsilon, muT, muNext, uProductT, learningRate: lr } = this;
+    // Keras's m̂ = μₜ₊₁·m/(1 − Πₜ₊₁) + (1 − μₜ)·g/(1 − Πₜ) and v̂ = v/(1 − β2ᵗ), with lr folded
+    // into the first two factors; all in float64 here, the kernel applies them per value.
+    const lrM = (lr * muNext) / (1 - uProductT * muNext);
+    const lrG = (lr * (1 - muT)) / (1 - uProductT);
+    kernels.nadamUpdate(w, g, m, v, w.length, lrM, lrG, 1 / (1 - b2 ** t), b1, b2, epsilon);
   }
 }
 
