@@ -267,7 +267,7 @@ test('batch normalization split across two threads matches the reference', { ski
     a.set(values);
     return a;
   };
-  for (const [rows, cols] of [[256, 1024], [300, 257], [64, 1040]]) {
+  for (const [rows, cols] of [[256, 1024], [300, 257], [64, 1040], [259, 301]]) {
     const x = random(rows * cols, 'plain', -3, 5), dy = random(rows * cols, 'plain');
     const gamma = random(cols, 'plain', 0.5, 1.5), beta = random(cols, 'plain');
     const run = (be: Backend, alloc: (v: Float32Array) => Float32Array) => {
