@@ -1,6 +1,8 @@
 // AssemblyScript: bias, column sums, activations and softmax. Pointers are byte offsets into the
-// shared memory; sizes are counts of f32. Piecewise-linear activations run 4 lanes at a time; the
-// transcendental ones call Mathf per value (correct to float32 rounding, not yet vectorized).
+// shared memory; sizes are counts of f32. Everything runs 4 lanes at a time; the transcendental
+// activations use math.as's exp/tanh/logistic, and the last 1–3 values of an array go through
+// the same lane code (loaded into a vector), so a value's result never depends on its position.
+import { expv, expm1NonPositive, tanhv, sigmoidv } from './math';
 
 /** Activation codes, in the order of UNARY_CODES in ../kernels.ts. */
 const LINEAR = 0, RELU = 1, ELU = 2, SELU = 3, LEAKY_RELU = 4, TANH = 5, SIGMOID = 6, SWISH = 7;
@@ -77,11 +79,42 @@ export function columnSums(x: usize, rows: i32, cols: i32, out: usize, accumulat
   }
 }
 
-@inline function sigmoid(v: f32): f32 {
-  // Written so that exp never overflows.
-  if (v >= 0) return 1 / (1 + Mathf.exp(-v));
-  const e = Mathf.exp(v);
-  return e / (1 + e);
+/** The first `count` (1–3) values at p, in lanes 0..count−1 of a vector (the others 0). */
+@inline function loadPartial(p: usize, count: i32): v128 {
+  let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(p));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores lanes 0..count−1 (count 1–3) of v at p. */
+@inline function storePartial(p: usize, v: v128, count: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Loads the 4 values at p, or the `count` < 4 left. */
+@inline function loadAt(p: usize, count: i32): v128 {
+  return count >= 4 ? v128.load(p) : loadPartial(p, count);
+}
+
+@inline function storeAt(p: usize, v: v128, count: i32): void {
+  if (count >= 4) v128.store(p, v);
+  else storePartial(p, v, count);
+}
+
+/** f(v) for the transcendental activations (ELU, SELU, tanh, sigmoid, swish). */
+@inline function activate(kind: i32, v: v128, alpha: f32): v128 {
+  const positive = f32x4.gt(v, f32x4.splat(0));
+  if (kind == ELU) return v128.bitselect(v, expm1NonPositive(v), positive);
+  if (kind == SELU) {
+    const neg = f32x4.mul(f32x4.splat(SELU_ALPHA), expm1NonPositive(v));
+    return f32x4.mul(f32x4.splat(SELU_SCALE), v128.bitselect(v, neg, positive));
+  }
+  if (kind == TANH) return tanhv(v);
+  if (kind == SIGMOID) return sigmoidv(v);
+  return f32x4.mul(v, sigmoidv(v)); // SWISH
 }
 
 /** y = f(x) over n values; y may alias x. */
@@ -105,17 +138,30 @@ export function unary(kind: i32, x: usize, y: usize, n: i32, alpha: f32): void {
     }
     return;
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const v = load<f32>(x + o);
-    let r: f32;
-    if (kind == ELU) r = v > 0 ? v : Mathf.expm1(v);
-    else if (kind == SELU) r = SELU_SCALE * (v > 0 ? v : SELU_ALPHA * Mathf.expm1(v));
-    else if (kind == TANH) r = Mathf.tanh(v);
-    else if (kind == SIGMOID) r = sigmoid(v);
-    else r = v * sigmoid(v); // SWISH
-    store<f32>(y + o, r);
+  // One loop per kind, so that the kind is not tested per vector.
+  if (kind == ELU) for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), activate(ELU, v128.load(x + (<usize>i << 2)), alpha));
+  else if (kind == SELU) for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), activate(SELU, v128.load(x + (<usize>i << 2)), alpha));
+  else if (kind == TANH) for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), activate(TANH, v128.load(x + (<usize>i << 2)), alpha));
+  else if (kind == SIGMOID) for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), activate(SIGMOID, v128.load(x + (<usize>i << 2)), alpha));
+  else for (; i < n4; i += 4) v128.store(y + (<usize>i << 2), activate(SWISH, v128.load(x + (<usize>i << 2)), alpha));
+  if (i < n) storePartial(y + (<usize>i << 2), activate(kind, loadPartial(x + (<usize>i << 2), n - i), alpha), n - i);
+}
+
+/** dy·f'(x) for the transcendental activations, from x, y = f(x) and dy. */
+@inline function activateGrad(kind: i32, v: v128, out: v128, g: v128): v128 {
+  const one = f32x4.splat(1);
+  const positive = f32x4.gt(v, f32x4.splat(0));
+  // ELU: for x ≤ 0, d(eˣ − 1)/dx = eˣ = y + 1.
+  if (kind == ELU) return v128.bitselect(g, f32x4.mul(g, f32x4.add(out, one)), positive);
+  if (kind == SELU) {
+    const neg = f32x4.mul(g, f32x4.add(out, f32x4.splat(SELU_SCALE * SELU_ALPHA)));
+    return v128.bitselect(f32x4.mul(g, f32x4.splat(SELU_SCALE)), neg, positive);
   }
+  if (kind == TANH) return f32x4.mul(g, f32x4.sub(one, f32x4.mul(out, out)));
+  if (kind == SIGMOID) return f32x4.mul(f32x4.mul(g, out), f32x4.sub(one, out));
+  // SWISH: d/dx x·σ(x) = σ + y(1 − σ).
+  const s = sigmoidv(v);
+  return f32x4.mul(g, f32x4.add(s, f32x4.mul(out, f32x4.sub(one, s))));
 }
 
 /** dx = dy·f'(x), from the forward's x and y; dx may alias dy. */
@@ -138,19 +184,31 @@ export function unaryGrad(kind: i32, x: usize, y: usize, dy: usize, dx: usize, n
     }
     return;
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const v = load<f32>(x + o), out = load<f32>(y + o), g = load<f32>(dy + o);
-    let r: f32;
-    if (kind == ELU) r = v > 0 ? g : g * (out + 1); // for x ≤ 0, d(eˣ − 1)/dx = eˣ = y + 1
-    else if (kind == SELU) r = v > 0 ? g * SELU_SCALE : g * (out + SELU_SCALE * SELU_ALPHA);
-    else if (kind == TANH) r = g * (1 - out * out);
-    else if (kind == SIGMOID) r = g * out * (1 - out);
-    else {
-      const s = sigmoid(v); // SWISH: d/dx x·σ(x) = σ + y(1 − σ)
-      r = g * (s + out * (1 - s));
+  // Only swish needs x (it recomputes σ); the others work from y. One loop per kind, as in unary.
+  if (kind == SWISH) {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, activateGrad(SWISH, v128.load(x + o), v128.load(y + o), v128.load(dy + o)));
     }
-    store<f32>(dx + o, r);
+  } else if (kind == TANH) {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, activateGrad(TANH, v128.load(x + o), v128.load(y + o), v128.load(dy + o)));
+    }
+  } else if (kind == SIGMOID) {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, activateGrad(SIGMOID, v128.load(x + o), v128.load(y + o), v128.load(dy + o)));
+    }
+  } else {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, activateGrad(kind, v128.load(x + o), v128.load(y + o), v128.load(dy + o)));
+    }
+  }
+  if (i < n) {
+    const o = <usize>i << 2, count = n - i;
+    storePartial(dx + o, activateGrad(kind, loadPartial(x + o, count), loadPartial(y + o, count), loadPartial(dy + o, count)), count);
   }
 }
 
@@ -160,12 +218,14 @@ export function softmax(x: usize, y: usize, rows: i32, cols: i32): void {
     const xr = x + (<usize>r * cols << 2), yr = y + (<usize>r * cols << 2);
     let max = -Infinity as f32;
     for (let c = 0; c < cols; c++) max = Mathf.max(max, load<f32>(xr + (<usize>c << 2)));
-    let sum: f32 = 0;
-    for (let c = 0; c < cols; c++) {
-      const e = Mathf.exp(load<f32>(xr + (<usize>c << 2)) - max);
-      store<f32>(yr + (<usize>c << 2), e);
-      sum += e;
+    const m = f32x4.splat(max);
+    for (let c = 0; c < cols; c += 4) {
+      const o = <usize>c << 2;
+      const count = cols - c;
+      storeAt(yr + o, expv(f32x4.sub(loadAt(xr + o, count), m)), count);
     }
+    let sum: f32 = 0;
+    for (let c = 0; c < cols; c++) sum += load<f32>(yr + (<usize>c << 2));
     const inv: f32 = 1 / sum;
     for (let c = 0; c < cols; c++) store<f32>(yr + (<usize>c << 2), load<f32>(yr + (<usize>c << 2)) * inv);
   }
