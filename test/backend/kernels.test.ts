@@ -194,11 +194,28 @@ test('float64 arrays run on the reference kernels', { skip }, () => {
   assert.ok(wasm.alloc(3, 'float64') instanceof Float64Array);
 });
 
+test('threaded GEMMs split so that each thread keeps its own half of the weight matrix', async () => {
+  const { chooseGemmSplit } = await import('../../src/backend/wasm/threads.js');
+  // The seed model's first Dense layer (W: 784×300) at batch 32 and 256: the forward splits the
+  // summed dimension (W's rows), dW = xᵀ·dy splits its rows, dx = dy·Wᵀ its columns (W's rows).
+  for (const batch of [32, 256]) {
+    assert.equal(chooseGemmSplit(batch, 300, 784, false, false, 2), 'k', `forward, batch ${batch}`);
+    assert.equal(chooseGemmSplit(784, 300, batch, true, false, 2), 'rows', `dW, batch ${batch}`);
+    assert.equal(chooseGemmSplit(batch, 784, 300, false, true, 2), 'cols', `dx, batch ${batch}`);
+  }
+  // Too narrow to split where the rule points: the fallback.
+  assert.equal(chooseGemmSplit(1000, 300, 40, false, false, 2), 'rows');
+  assert.equal(chooseGemmSplit(8, 300, 20000, false, false, 2), 'k');
+  assert.equal(chooseGemmSplit(8, 300, 40, false, false, 2), 'cols');
+});
+
 test('gemm split across two threads matches the reference', { skip }, async () => {
   const threaded = createWasmBackend({ threads: 2 });
   const workers = await threaded.threadsReady;
   assert.equal(workers, 1, 'one worker thread beside the calling one');
-  for (const [m, n, k] of [[32, 300, 784], [784, 300, 32], [256, 17, 300], [100, 784, 65], [5, 2000, 300]] as const) {
+  const { chooseGemmSplit } = await import('../../src/backend/wasm/threads.js');
+  const splits = new Set<string>();
+  for (const [m, n, k] of [[32, 300, 784], [784, 300, 32], [256, 17, 300], [100, 784, 65], [5, 2000, 300], [7, 40, 1001]] as const) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         for (const accumulate of [false, true]) {
@@ -210,10 +227,12 @@ test('gemm split across two threads matches the reference', { skip }, async () =
           js.gemm(a, b, expected, m, n, k, transA, transB, accumulate);
           threaded.gemm(a, b, c, m, n, k, transA, transB, accumulate);
           close(c, expected, 8e-6 * Math.sqrt(k), `threaded gemm ${m}×${n}×${k} transA=${transA} transB=${transB} accumulate=${accumulate}`);
+          splits.add(chooseGemmSplit(m, n, k, transA, transB, 2));
         }
       }
     }
   }
+  assert.deepEqual([...splits].sort(), ['cols', 'k', 'rows'], 'every way of splitting was exercised');
 });
 
 test('gemm with and without fused multiply-adds (relaxed SIMD) matches the reference', { skip }, () => {
@@ -252,7 +271,7 @@ test('the calling thread runs the blocks of workers that have not started', { sk
   b.set(random(k * n, 'plain'));
   const scratch = heap.malloc(2 * 4 * kernels.exports.gemmScratchFloats(m, n, k));
   const blocks = splitGemm(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, false, false, false, 2,
-    (part) => scratch + part * 4 * kernels.exports.gemmScratchFloats(m, n, k));
+    (part) => scratch + part * 4 * kernels.exports.gemmScratchFloats(m, n, k), 'cols');
   pool.run('gemmStrided', blocks, kernels.exports.gemmStrided as (...args: number[]) => void);
   const expected = new Float32Array(m * n);
   js.gemm(a, b, expected, m, n, k, false, false, false);
@@ -332,5 +351,32 @@ test('the SIMD exp-based activations are within 2 float32 ulps of float64, at ev
           `${kind}(${special[i]}) = ${out[i]}, want ${want}`);
       }
     }
+  }
+});
+
+test('optimizer updates split across two threads match the reference', { skip }, async () => {
+  const threaded = createWasmBackend({ threads: 2 });
+  assert.equal(await threaded.threadsReady, 1);
+  const n = 70001; // above THREADED_UPDATE_MIN_VALUES, and not a multiple of 16
+  const inHeap = (values: Float32Array) => {
+    const a = threaded.alloc(values.length, 'float32') as Float32Array;
+    a.set(values);
+    return a;
+  };
+  // Second moments in [0.5, 1] and running means under 0.1, so that centered RMSprop's s − ḡ² > 0.
+  const w = random(n, 'plain'), g = random(n, 'plain'), s1 = random(n, 'plain', 0.5, 1), s2 = random(n, 'plain', 0.5, 1), s3 = random(n, 'plain', 0, 0.1);
+  const steps: [string, (be: Backend, arrays: Float32Array[]) => void][] = [
+    ['sgd', (be, [w0, g0]) => be.sgdUpdate(w0, g0, null, n, 0.01, 0, false)],
+    ['sgd nesterov', (be, [w0, g0, v]) => be.sgdUpdate(w0, g0, v, n, 0.01, 0.9, true)],
+    ['adam', (be, [w0, g0, m, v]) => be.adamUpdate(w0, g0, m, v, n, 0.001, 0.9, 0.999, 1e-7)],
+    ['rmsprop centered', (be, [w0, g0, sq, mom, avg]) => be.rmspropUpdate(w0, g0, sq, mom, avg, n, 0.001, 0.9, 0.5, 1e-7)],
+    ['nadam', (be, [w0, g0, m, v]) => be.nadamUpdate(w0, g0, m, v, n, 0.001, 0.0005, 1.2, 0.9, 0.999, 1e-7)],
+  ];
+  for (const [name, step] of steps) {
+    const expected = [w, g, s1, s2, s3].map((a) => Float32Array.from(a));
+    const actual = [w, g, s1, s2, s3].map(inHeap);
+    step(js, expected);
+    step(threaded, actual);
+    for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], 1e-6, `threaded ${name}, array ${i}`);
   }
 });

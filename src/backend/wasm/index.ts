@@ -10,7 +10,7 @@ import type { DType, FloatArray } from '../../core/tensor.js';
 import { createJsBackend } from '../js/index.js';
 import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
-import { splitColumns, splitGemm, type KernelPool } from './threads.js';
+import { chooseGemmSplit, splitColumns, splitGemm, type KernelPool } from './threads.js';
 import { createWebKernelPool } from './web-pool.js';
 
 export { wasmSupported };
@@ -111,6 +111,12 @@ export const THREADED_GEMM_MIN_FLOPS = 2e5;
  */
 export const THREADED_BN_MIN_VALUES = 65536;
 
+/**
+ * Optimizer updates of at least this many values split across threads, in the halves the GEMMs
+ * give each thread (the seed model's 784×300 kernel, not its 300×100 one).
+ */
+export const THREADED_UPDATE_MIN_VALUES = 65536;
+
 /** Default number of parts (and threads) for large kernels: the 2 cores Keel is measured on. */
 export const DEFAULT_PARTS = 2;
 
@@ -162,6 +168,34 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
     return s.ptr;
   };
+
+  // Partial products of k-split GEMMs, one m×n buffer per part beyond the first, grown and kept.
+  const partials: { ptr: number; bytes: number }[] = [];
+  const partialOf = (part: number, floats: number): number => {
+    const p = (partials[part] ??= { ptr: -1, bytes: 0 });
+    if (floats * 4 > p.bytes) {
+      if (p.ptr >= 0) heap.free(p.ptr);
+      p.bytes = Math.ceil(floats * 4 * 1.25);
+      p.ptr = heap.malloc(p.bytes, false); // every value is written by its block (accumulate off)
+      if (p.ptr < 0) throw new Error(`wasm backend: out of WebAssembly memory for ${floats} floats of partial products.`);
+    }
+    return p.ptr;
+  };
+
+  /**
+   * Runs an optimizer update over n values: `parts` contiguous ranges across the pool when n is
+   * large enough, matching the halves of W that the GEMMs give each thread (see chooseGemmSplit),
+   * so that each thread updates the values it reads and writes anyway. `block(offsetBytes, length)`
+   * gives a range's arguments.
+   */
+  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate', kernel: unknown,
+    block: (offsetBytes: number, length: number) => number[]): void {
+    if (parts < 2 || n < THREADED_UPDATE_MIN_VALUES) {
+      (kernel as (...args: number[]) => void)(...block(0, n));
+      return;
+    }
+    runBlocks(name, splitColumns(n, parts).map(([i0, i1]) => block(i0 * 4, i1 - i0)), kernel as (...args: number[]) => void);
+  }
 
   /**
    * Runs a column-wise BN kernel: split into column ranges across the thread pool when the work is
@@ -215,9 +249,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       // C may not alias A or B (the kernel reads them while writing C); the interface never asks
       // for that, and staging keeps distinct arrays distinct.
       if (parts > 1 && 2 * m * n * kk >= minThreadedFlops) {
+        const split = chooseGemmSplit(m, n, kk, transA, transB, parts);
         const blocks = splitGemm(pa, pb, pc, m, n, kk, transA, transB, accumulate, parts,
-          (part, rows, cols) => scratchOf(part, rows, cols, kk));
+          (part, rows, cols) => scratchOf(part, rows, cols, kk), split, (part) => partialOf(part, m * n));
         runBlocks('gemmStrided', blocks, k.gemmStrided as (...args: number[]) => void);
+        // A k split left partial products: add them in, in a fixed order (same bits every run).
+        if (split === 'k') for (let t = 1; t < blocks.length; t++) k.addBias(pc, blocks[t][2], 1, m * n);
       } else {
         k.gemm(pa, pb, pc, m, n, kk, +transA, +transB, +accumulate, scratch(k.gemmScratchFloats(m, n, kk)));
       }
@@ -245,7 +282,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pg = call.ptr(g as Float32Array, n, 'in');
       // 0 is never a valid array address (the heap starts at HEAP_BASE): it means "no velocity".
       const pv = velocity ? call.ptr(velocity as Float32Array, n, 'inout') : 0;
-      k.sgdUpdate(pw, pg, pv, n, lr, momentum, +nesterov);
+      byRanges(n, 'sgdUpdate', k.sgdUpdate, (o, len) => [pw + o, pg + o, pv && pv + o, len, lr, momentum, +nesterov]);
       call.finish();
     },
 
@@ -254,7 +291,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pw = call.ptr(w as Float32Array, n, 'inout');
       const pg = call.ptr(g as Float32Array, n, 'in');
       const pm = call.ptr(m as Float32Array, n, 'inout');
-      k.adamUpdate(pw, pg, pm, call.ptr(v as Float32Array, n, 'inout'), n, lrT, 1 - beta1, 1 - beta2, epsilon);
+      const pv = call.ptr(v as Float32Array, n, 'inout');
+      byRanges(n, 'adamUpdate', k.adamUpdate, (o, len) => [pw + o, pg + o, pm + o, pv + o, len, lrT, 1 - beta1, 1 - beta2, epsilon]);
       call.finish();
     },
 
@@ -268,7 +306,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       // 0 means "absent" (no momentum; not centered), as sgdUpdate's velocity.
       const pmom = mom ? call.ptr(mom as Float32Array, n, 'inout') : 0;
       const pavg = average ? call.ptr(average as Float32Array, n, 'inout') : 0;
-      k.rmspropUpdate(pw, pg, ps, pmom, pavg, n, lr, rho, 1 - rho, momentum, epsilon);
+      byRanges(n, 'rmspropUpdate', k.rmspropUpdate,
+        (o, len) => [pw + o, pg + o, ps + o, pmom && pmom + o, pavg && pavg + o, len, lr, rho, 1 - rho, momentum, epsilon]);
       call.finish();
     },
 
@@ -278,7 +317,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pg = call.ptr(g as Float32Array, n, 'in');
       const pm = call.ptr(m as Float32Array, n, 'inout');
       const pv = call.ptr(v as Float32Array, n, 'inout');
-      k.nadamUpdate(pw, pg, pm, pv, n, lrM, lrG, vScale, 1 - beta1, 1 - beta2, epsilon);
+      byRanges(n, 'nadamUpdate', k.nadamUpdate,
+        (o, len) => [pw + o, pg + o, pm + o, pv + o, len, lrM, lrG, vScale, 1 - beta1, 1 - beta2, epsilon]);
       call.finish();
     },
 
