@@ -13,7 +13,7 @@ if (wasmSupported()) { registerBackend('wasm', () => createWasmBackend()); setBa
 export { Tensor, type DType, type NestedArray } from './core/tensor.js';
 export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError } from './core/errors.js';
 export { setRandomSeed, Random } from './core/random.js';
-export { setBackend, getBackend, listBackends, registerBackend, type Backend } from './backend/backend.js';
+export { setBackend, getBackend, listBackends, registerBackend, ready, type Backend, type BackendInfo } from './backend/backend.js';
 export { tensor, zeros, ones, fill } from './ops/tensor.js';
 export * as layers from './layers/index.js';
 export * as initializers from './initializers/index.js';

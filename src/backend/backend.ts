@@ -165,6 +165,26 @@ export function getBackend(): string {
   return backend().name;
 }
 
+/** What `ready()` tells about the active backend. */
+export interface BackendInfo {
+  name: string;
+  /** Worker threads that run parts of large kernels, beside the calling thread. */
+  workers: number;
+  /** Whether the GEMM kernels use fused multiply-adds (wasm with relaxed SIMD). */
+  fusedMultiplyAdd: boolean;
+}
+
+/**
+ * Resolves once the active backend is fully up, as TF.js's `tf.ready()`: for wasm, once its worker
+ * threads listen (Node; browser pages that are cross-origin isolated). Nothing has to wait for it:
+ * until then the same parts of each large kernel run one after the other on the calling thread,
+ * with the same results, only slower.
+ */
+export async function ready(): Promise<BackendInfo> {
+  const b = backend() as Backend & { threadsReady?: Promise<number>; relaxedSimd?: boolean };
+  return { name: b.name, workers: (await b.threadsReady) ?? 0, fusedMultiplyAdd: b.relaxedSimd ?? false };
+}
+
 /** The names of the registered backends. */
 export function listBackends(): string[] {
   return [...registry.keys()];

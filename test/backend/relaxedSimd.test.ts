@@ -9,13 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const src = join(import.meta.dirname, '..', '..', 'src');
-// The entry first (as a user's import), then the registry it filled, for the active backend itself.
 const probe = `
   const keel = await import(${JSON.stringify(join(src, 'node', 'index.ts'))});
-  const { backend } = await import(${JSON.stringify(join(src, 'backend', 'backend.ts'))});
-  const workers = await backend().threadsReady;
+  const info = await keel.ready();
   await new Promise((resolve) => setTimeout(resolve, 300)); // time for a failing worker to report
-  console.log(JSON.stringify({ backend: keel.getBackend(), fma: backend().relaxedSimd, workers }));`;
+  console.log(JSON.stringify({ backend: info.name, fma: info.fusedMultiplyAdd, workers: info.workers }));`;
 
 function run(env: Record<string, string>): { backend: string; fma: boolean; workers: number } {
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {

@@ -29,7 +29,7 @@ import * as keel from './src/index.js';
 import { backend } from './src/backend/backend.js';
 import { Random } from './src/core/random.js';
 const be = backend();
-const workers = await be.threadsReady;
+const { workers } = await keel.ready();
 const r = new Random(3);
 const n = 768;
 const x = keel.tensor(Float32Array.from({ length: n * 784 }, () => r.next()), [n, 28, 28]);
