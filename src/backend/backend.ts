@@ -42,6 +42,12 @@ export interface Backend {
     x: FloatArray, bias: FloatArray, y: FloatArray, rows: number, cols: number, kind: UnaryKind, alpha: number,
   ): void;
 
+  /**
+   * a[0..n) = value. A kernel rather than `a.fill` so that a threaded backend writes each part of
+   * a large array on the thread that works on that part next (gradients zeroed before a step).
+   */
+  fill(a: FloatArray, n: number, value: number): void;
+
   /** out[c] = Σ_r x[r, c] (or out[c] += ... when `accumulate`). */
   columnSums(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
 

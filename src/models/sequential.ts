@@ -15,7 +15,7 @@ import { Activation } from '../layers/simple.js';
 import { getLoss, type Loss } from '../losses/index.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optimizers/index.js';
-import { empty, sliceRows } from '../ops/tensor.js';
+import { empty, fillInPlace, sliceRows } from '../ops/tensor.js';
 import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
 import type { IOHandler, SaveResult } from '../io/types.js';
@@ -367,7 +367,8 @@ export class Sequential {
 
   private forwardBackward(x: Tensor, y: Tensor): StepResult {
     const compiled = this.compiled!;
-    for (const p of compiled.parameters) p.grad!.values.fill(0);
+    // On the backend, so that a threaded one zeroes each part where it will be accumulated.
+    for (const p of compiled.parameters) fillInPlace(p.grad!, 0);
     let out = x;
     for (const layer of this.stack) out = layer.forward(out, true);
 

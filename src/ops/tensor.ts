@@ -72,6 +72,11 @@ export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor
 }
 
 /** A copy with its own storage. */
+/** Sets every value of `t` to `value`, in place (on the backend: see Backend.fill). */
+export function fillInPlace(t: Tensor, value: number): void {
+  backendFor(t.dtype).fill(t.values, t.size, value);
+}
+
 export function copy(t: Tensor, dtype: DType = t.dtype): Tensor {
   const out = empty(t.shape, dtype);
   out.values.set(t.values);

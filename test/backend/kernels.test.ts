@@ -354,7 +354,7 @@ test('the SIMD exp-based activations are within 2 float32 ulps of float64, at ev
   }
 });
 
-test('optimizer updates split across two threads match the reference', { skip }, async () => {
+test('optimizer updates and fill split across two threads match the reference', { skip }, async () => {
   const threaded = createWasmBackend({ threads: 2 });
   assert.equal(await threaded.threadsReady, 1);
   const n = 70001; // above THREADED_UPDATE_MIN_VALUES, and not a multiple of 16
@@ -378,5 +378,11 @@ test('optimizer updates split across two threads match the reference', { skip },
     step(js, expected);
     step(threaded, actual);
     for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], 1e-6, `threaded ${name}, array ${i}`);
+  }
+  // fill, which zeroes gradients before a step: split the same way, and on arrays outside the heap.
+  for (const [size, target] of [[n, inHeap(w)], [n, Float32Array.from(w)], [37, inHeap(w.subarray(0, 37))]] as const) {
+    threaded.fill(target, size - 1, -0.5); // all but the last value
+    assert.ok(target.subarray(0, size - 1).every((v) => v === -0.5), `fill of ${size - 1} values`);
+    assert.equal(target[size - 1], w[size - 1], 'fill wrote past n');
   }
 });

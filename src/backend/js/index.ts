@@ -69,6 +69,9 @@ export function createJsBackend(): Backend {
         w[i] -= (lrM * m[i] + lrG * g[i]) / (Math.sqrt(v[i] * vScale) + epsilon);
       }
     },
+    fill(a, n, value) {
+      a.fill(value, 0, n);
+    },
     columnSums(x, rows, cols, out, accumulate) {
       if (!accumulate) out.fill(0, 0, cols);
       for (let r = 0; r < rows; r++) {

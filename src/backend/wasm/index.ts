@@ -183,12 +183,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   };
 
   /**
-   * Runs an optimizer update over n values: `parts` contiguous ranges across the pool when n is
+   * Runs an optimizer update (or a fill) over n values: `parts` contiguous ranges across the pool when n is
    * large enough, matching the halves of W that the GEMMs give each thread (see chooseGemmSplit),
    * so that each thread updates the values it reads and writes anyway. `block(offsetBytes, length)`
    * gives a range's arguments.
    */
-  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate', kernel: unknown,
+  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue', kernel: unknown,
     block: (offsetBytes: number, length: number) => number[]): void {
     if (parts < 2 || n < THREADED_UPDATE_MIN_VALUES) {
       (kernel as (...args: number[]) => void)(...block(0, n));
@@ -320,6 +320,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       byRanges(n, 'nadamUpdate', k.nadamUpdate,
         (o, len) => [pw + o, pg + o, pm + o, pv + o, len, lrM, lrG, vScale, 1 - beta1, 1 - beta2, epsilon]);
       call.finish();
+    },
+
+    fill(a, n, value) {
+      // Only arrays in the heap: staging a plain array in and out would cost more than filling it.
+      if (!(a instanceof Float32Array) || !heap.owns(a)) return void a.fill(value, 0, n);
+      const p = a.byteOffset;
+      byRanges(n, 'fillValue', k.fillValue, (o, len) => [p + o, len, value]);
     },
 
     columnSums(x, rows, cols, out, accumulate) {

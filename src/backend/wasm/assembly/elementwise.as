@@ -61,6 +61,14 @@ export function addBiasActivation(x: usize, bias: usize, y: usize, rows: i32, co
   }
 }
 
+/** x[0..n) = value. */
+export function fillValue(x: usize, n: i32, value: f32): void {
+  const v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), v);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), value);
+}
+
 /** out[c] (+)= Σ_r x[r, c]. */
 export function columnSums(x: usize, rows: i32, cols: i32, out: usize, accumulate: bool): void {
   if (!accumulate) memory.fill(out, 0, <usize>cols << 2);
