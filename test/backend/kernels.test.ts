@@ -49,6 +49,7 @@ function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: numb
 const gemmSizes: [number, number, number][] = [
   [1, 1, 1], [1, 3, 17], [3, 1, 5], [4, 16, 8], [5, 17, 3], [17, 33, 65], [33, 65, 17],
   [32, 300, 784], [7, 10, 300], [64, 19, 513], [2, 100, 260],
+  [1559, 21, 300], // more rows than two MC=384 blocks per part, a ragged last panel, two k-blocks
 ];
 
 test('gemm matches the reference in every layout, with and without accumulate', { skip }, () => {
@@ -357,7 +358,7 @@ test('the SIMD exp-based activations are within 2 float32 ulps of float64, at ev
 test('optimizer updates and fill split across two threads match the reference', { skip }, async () => {
   const threaded = createWasmBackend({ threads: 2 });
   assert.equal(await threaded.threadsReady, 1);
-  const n = 70001; // above THREADED_UPDATE_MIN_VALUES, and not a multiple of 16
+  const n = 70001; // above THREADED_PASS_MIN_VALUES, and not a multiple of 16
   const inHeap = (values: Float32Array) => {
     const a = threaded.alloc(values.length, 'float32') as Float32Array;
     a.set(values);
@@ -385,4 +386,30 @@ test('optimizer updates and fill split across two threads match the reference', 
     assert.ok(target.subarray(0, size - 1).every((v) => v === -0.5), `fill of ${size - 1} values`);
     assert.equal(target[size - 1], w[size - 1], 'fill wrote past n');
   }
+});
+
+test('bias + activation and BN inference split by rows across two threads match the reference', { skip }, async () => {
+  const threaded = createWasmBackend({ threads: 2 });
+  assert.equal(await threaded.threadsReady, 1);
+  const inHeap = (values: Float32Array) => {
+    const a = threaded.alloc(values.length, 'float32') as Float32Array;
+    a.set(values);
+    return a;
+  };
+  const [rows, cols] = [301, 300]; // 90,300 values: split, with an odd number of rows
+  const x = random(rows * cols, 'plain', -3, 3), bias = random(cols, 'plain');
+  for (const kind of ['relu', 'tanh'] as const) {
+    const xJs = Float32Array.from(x), yJs = new Float32Array(rows * cols);
+    js.addBiasActivation(xJs, bias, yJs, rows, cols, kind, 0);
+    const xW = inHeap(x), yW = inHeap(new Float32Array(rows * cols));
+    threaded.addBiasActivation(xW, inHeap(bias), yW, rows, cols, kind, 0);
+    close(xW, xJs, 1e-6, `threaded addBiasActivation (${kind}): x + bias`);
+    close(yW, yJs, 1e-6, `threaded addBiasActivation (${kind}): f(x + bias)`);
+  }
+  const mean = random(cols, 'plain'), variance = random(cols, 'plain', 0.1, 2), gamma = random(cols, 'plain'), beta = random(cols, 'plain');
+  const yJs = new Float32Array(rows * cols);
+  js.batchNormInfer(x, mean, variance, gamma, beta, 1e-3, rows, cols, yJs);
+  const yW = inHeap(new Float32Array(rows * cols));
+  threaded.batchNormInfer(inHeap(x), inHeap(mean), inHeap(variance), inHeap(gamma), inHeap(beta), 1e-3, rows, cols, yW);
+  close(yW, yJs, 1e-5, 'threaded batchNormInfer');
 });

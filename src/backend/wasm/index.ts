@@ -112,10 +112,11 @@ export const THREADED_GEMM_MIN_FLOPS = 2e5;
 export const THREADED_BN_MIN_VALUES = 65536;
 
 /**
- * Optimizer updates of at least this many values split across threads, in the halves the GEMMs
- * give each thread (the seed model's 784×300 kernel, not its 300×100 one).
+ * Passes over at least this many values split across threads: optimizer updates and fills in the
+ * halves of W the GEMMs give each thread (the seed model's 784×300 kernel, not its 300×100 one),
+ * bias + activation and BN inference by rows (batches of 256 and up through the 300-unit layer).
  */
-export const THREADED_UPDATE_MIN_VALUES = 65536;
+export const THREADED_PASS_MIN_VALUES = 65536;
 
 /** Default number of parts (and threads) for large kernels: the 2 cores Keel is measured on. */
 export const DEFAULT_PARTS = 2;
@@ -190,11 +191,31 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    */
   function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue', kernel: unknown,
     block: (offsetBytes: number, length: number) => number[]): void {
-    if (parts < 2 || n < THREADED_UPDATE_MIN_VALUES) {
+    if (parts < 2 || n < THREADED_PASS_MIN_VALUES) {
       (kernel as (...args: number[]) => void)(...block(0, n));
       return;
     }
     runBlocks(name, splitColumns(n, parts).map(([i0, i1]) => block(i0 * 4, i1 - i0)), kernel as (...args: number[]) => void);
+  }
+
+  /**
+   * Runs a row-wise kernel over a rows×cols matrix: `parts` ranges of rows across the pool when
+   * it holds THREADED_PASS_MIN_VALUES values or more (a GEMM split by rows left each thread's
+   * rows of C in its cache), else one call. `block(offsetBytes, rows)` gives a range's arguments.
+   */
+  function byRows(rows: number, cols: number, name: 'addBiasActivation' | 'batchNormInfer', kernel: unknown,
+    block: (offsetBytes: number, rows: number) => number[]): void {
+    if (parts < 2 || rows * cols < THREADED_PASS_MIN_VALUES || rows < parts) {
+      (kernel as (...args: number[]) => void)(...block(0, rows));
+      return;
+    }
+    const ranges: number[][] = [];
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = Math.round((rows * (t + 1)) / parts);
+      ranges.push(block(start * cols * 4, end - start));
+      start = end;
+    }
+    runBlocks(name, ranges, kernel as (...args: number[]) => void);
   }
 
   /**
@@ -272,7 +293,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const n = rows * cols;
       const px = call.ptr(x as Float32Array, n, 'inout');
       const pb = call.ptr(bias as Float32Array, cols, 'in');
-      k.addBiasActivation(px, pb, call.ptr(y as Float32Array, n, 'out'), rows, cols, UNARY_CODES[kind], alpha);
+      const py = call.ptr(y as Float32Array, n, 'out');
+      byRows(rows, cols, 'addBiasActivation', k.addBiasActivation,
+        (o, r) => [px + o, pb, py + o, r, cols, UNARY_CODES[kind], alpha]);
       call.finish();
     },
 
@@ -412,14 +435,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (!allFloat32(x, mean, variance, gamma, beta, y)) {
         return js.batchNormInfer(x, mean, variance, gamma, beta, epsilon, rows, cols, y);
       }
-      const s = scratch(2 * cols);
+      const s = scratch(2 * cols * parts); // 2·cols scale and shift values per part
       const n = rows * cols;
       const px = call.ptr(x as Float32Array, n, 'in');
       const pm = call.ptr(mean as Float32Array, cols, 'in');
       const pv = call.ptr(variance as Float32Array, cols, 'in');
       const pg = call.ptr(gamma as Float32Array, cols, 'in');
       const pb = call.ptr(beta as Float32Array, cols, 'in');
-      k.batchNormInfer(px, pm, pv, pg, pb, epsilon, rows, cols, call.ptr(y as Float32Array, n, 'out'), s);
+      const py = call.ptr(y as Float32Array, n, 'out');
+      let part = 0;
+      byRows(rows, cols, 'batchNormInfer', k.batchNormInfer,
+        (o, r) => [px + o, pm, pv, pg, pb, epsilon, r, cols, py + o, s + 8 * cols * part++]);
       call.finish();
     },
   };

@@ -23,12 +23,14 @@ export const KERNEL = 15;
 /** The kernels a pool runs, by index; each takes at most 13 arguments. */
 export const POOL_KERNELS = [
   'gemmStrided', 'batchNormTrainStrided', 'batchNormGradStrided', 'sgdUpdate', 'adamUpdate', 'rmspropUpdate', 'nadamUpdate', 'fillValue',
+  'addBiasActivation', 'batchNormInfer',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 /** Argument positions holding a float (batchNormTrainStrided's epsilon; the optimizers' rates and decays). */
 export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   gemmStrided: [], batchNormTrainStrided: [11], batchNormGradStrided: [],
   sgdUpdate: [4, 5], adamUpdate: [5, 6, 7, 8], rmspropUpdate: [6, 7, 8, 9, 10], nadamUpdate: [5, 6, 7, 8, 9, 10], fillValue: [2],
+  addBiasActivation: [6], batchNormInfer: [5],
 };
 export const NO_BLOCK = 0;
 export const FREE = 1;

@@ -21,8 +21,14 @@
 
 const MR: i32 = 6;
 const NR: i32 = 8;
-/** k-block: an 8-column B panel of KC rows (8 KB) stays in L1 while all row panels of A pass. */
+/** k-block: an 8-column B panel of KC rows (8 KB) stays in L1 while the row panels of A pass. */
 export const KC: i32 = 256;
+/**
+ * Row block: MC rows of packed A (MC·KC floats, 384 KB) stay in L2 while every column panel of B
+ * passes over them. Without it a tall A (predicting 10,000 examples at once: 10 MB per k-block)
+ * streamed from memory once per 8 columns of B.
+ */
+export const MC: i32 = 384;
 
 /** op(A)'s full panels of MR rows, k-range [p0, p0+kc): dst[panel][p][r]. */
 function packA(a: usize, dst: usize, m: i32, lda: i32, p0: i32, kc: i32, transA: bool): void {
@@ -254,7 +260,7 @@ function microRow(ap: usize, lda: usize, bp: usize, ldb: usize, kc: i32, c: usiz
 /** Floats of scratch `gemm` needs for these sizes (packed A and B blocks plus an edge tile). */
 export function gemmScratchFloats(m: i32, n: i32, k: i32): i32 {
   const kc = min(k, KC);
-  const mp = (m + MR - 1) / MR * MR;
+  const mp = min((m + MR - 1) / MR * MR, MC);
   const np = (n + NR - 1) / NR * NR;
   return mp * kc + np * kc + MR * NR;
 }
@@ -283,7 +289,7 @@ export function gemmStrided(
   if (!accumulate) for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldc, 0, <usize>n << 2);
   if (m == 0 || n == 0 || k == 0) return;
   const kcMax = min(k, KC);
-  const mp = (m + MR - 1) / MR * MR;
+  const mp = min((m + MR - 1) / MR * MR, MC);
   const np = (n + NR - 1) / NR * NR;
   const packedA = scratch;
   const packedB = packedA + (<usize>mp * kcMax << 2);
@@ -299,14 +305,19 @@ export function gemmStrided(
   // lanes are discarded through the edge tile.
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
-    packA(a, packedA, m, lda, p0, kc, transA);
     if (!direct) packB(b, packedB, n, ldb, p0, kc, transB);
-    for (let j0 = 0; j0 < n; j0 += NR) {
-      const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
-      const bStride: usize = direct ? <usize>ldb << 2 : NR * 4;
-      const cols = min(NR, n - j0);
-      for (let i0 = 0; i0 + MR <= m; i0 += MR) {
-        micro(packedA + (<usize>i0 * kc << 2), bp, bStride, kc, c + <usize>i0 * ldc + (<usize>j0 << 2), ldc, MR, cols, tile);
+    const fullRows = m / MR * MR;
+    for (let ib = 0; ib < fullRows; ib += MC) {
+      const mc = min(MC, fullRows - ib);
+      packA(a + <usize>ib * aRowStride, packedA, mc, lda, p0, kc, transA);
+      for (let j0 = 0; j0 < n; j0 += NR) {
+        const bp = direct ? b + ((<usize>p0 * ldb + j0) << 2) : packedB + (<usize>j0 * kc << 2);
+        const bStride: usize = direct ? <usize>ldb << 2 : NR * 4;
+        const cols = min(NR, n - j0);
+        const cb = c + <usize>ib * ldc + (<usize>j0 << 2);
+        for (let i0 = 0; i0 < mc; i0 += MR) {
+          micro(packedA + (<usize>i0 * kc << 2), bp, bStride, kc, cb + <usize>i0 * ldc, ldc, MR, cols, tile);
+        }
       }
     }
     // Leftover rows one at a time (a zero-padded MR-row tile would multiply up to MR× the work
