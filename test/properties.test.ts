@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import * as keel from '../src/node/index.js';
 import { Random } from '../src/core/random.js';
 import { batchBounds } from '../src/models/sequential.js';
-import { backendsUnderTest } from './helpers.js';
+import { backendsUnderTest, maxRelDiff } from './helpers.js';
 
 function randomData(seed: number, rows: number, cols: number, offset = 0, scale = 1): Float32Array {
   const r = new Random(seed);
@@ -146,6 +146,24 @@ test('the seed architecture learns a synthetic classification task (loss goes do
   const batch = model.predict(valid.x).dataSync();
   const single = model.predict(keel.tensor(valid.x.dataSync().subarray(20, 40), [1, 20])).dataSync();
   assert.deepEqual(Array.from(single), Array.from(batch.subarray(10, 20)));
+});
+
+test('predict gives the same rows (to rounding) whatever the batch size, and never writes into its input', () => {
+  const active = keel.getBackend();
+  for (const be of backendsUnderTest()) {
+    keel.setBackend(be);
+    keel.setRandomSeed(5);
+    const model = seedLikeModel();
+    const { x } = blobs(3, 70);
+    const before = Array.from(x.dataSync());
+    const byBatches = model.predict(x, { batchSize: 32 }).dataSync();
+    const whole = model.predict(x, { batchSize: 70 }).dataSync(); // one batch: x itself goes through
+    // Equal up to float32 rounding: a row's dot products may sum in another order on wasm, where
+    // rows in whole 6-row panels and leftover rows take different micro-kernels.
+    assert.ok(maxRelDiff(whole, byBatches) < 1e-6, `${be}: ${maxRelDiff(whole, byBatches)}`);
+    assert.deepEqual(Array.from(x.dataSync()), before, `${be}: predict changed its input`);
+  }
+  keel.setBackend(active);
 });
 
 test('validationSplit holds out the last fraction, before shuffling (as Keras)', async () => {

@@ -48,6 +48,9 @@ export interface Backend {
    */
   fill(a: FloatArray, n: number, value: number): void;
 
+  /** The index of the first NaN or ±Infinity among a[0..n), or −1 when all are finite (input checks). */
+  findNonFinite(a: FloatArray, n: number): number;
+
   /** out[c] = Σ_r x[r, c] (or out[c] += ... when `accumulate`). */
   columnSums(x: FloatArray, rows: number, cols: number, out: FloatArray, accumulate: boolean): void;
 

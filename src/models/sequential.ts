@@ -15,7 +15,7 @@ import { Activation } from '../layers/simple.js';
 import { getLoss, type Loss } from '../losses/index.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optimizers/index.js';
-import { empty, fillInPlace, sliceRows } from '../ops/tensor.js';
+import { empty, fillInPlace, findNonFinite, sliceRows } from '../ops/tensor.js';
 import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
 import type { IOHandler, SaveResult } from '../io/types.js';
@@ -411,7 +411,9 @@ export class Sequential {
     const rowSize = result.size / Math.max(n, 1);
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
-      const out = this.forwardInference(this.sliceInto('xp', x, start, end));
+      // One batch of the whole input (a float32 x for a float32 model) needs no copy: layers never write their input.
+      const whole = start === 0 && end === n && x.dtype === this.dtype;
+      const out = this.forwardInference(whole ? x : this.sliceInto('xp', x, start, end));
       result.values.set(out.values, start * rowSize);
     }
     return result;
@@ -568,15 +570,14 @@ function positiveInteger(where: string, name: string, v: number): void {
 }
 
 function checkFinite(where: string, name: string, t: Tensor): void {
-  const v = t.values;
-  for (let i = 0; i < v.length; i++) {
-    if (!Number.isFinite(v[i])) {
-      const row = Math.floor(i / (t.size / t.shape[0]));
-      throw new ValueError(
-        `${where}: ${name} must hold finite numbers, received ${v[i]} at flat index ${i} (example ${row}). ` +
-          `Remove or impute missing values before training.`,
-      );
-    }
+  // A backend kernel: on wasm a SIMD scan, since predict checks every input value.
+  const i = findNonFinite(t);
+  if (i >= 0) {
+    const row = Math.floor(i / (t.size / t.shape[0]));
+    throw new ValueError(
+      `${where}: ${name} must hold finite numbers, received ${t.values[i]} at flat index ${i} (example ${row}). ` +
+        `Remove or impute missing values before training.`,
+    );
   }
 }
 

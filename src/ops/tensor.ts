@@ -77,6 +77,11 @@ export function fillInPlace(t: Tensor, value: number): void {
   backendFor(t.dtype).fill(t.values, t.size, value);
 }
 
+/** The flat index of the first NaN or ±Infinity in `t`, or −1 (on the backend: see Backend.findNonFinite). */
+export function findNonFinite(t: Tensor): number {
+  return backendFor(t.dtype).findNonFinite(t.values, t.size);
+}
+
 export function copy(t: Tensor, dtype: DType = t.dtype): Tensor {
   const out = empty(t.shape, dtype);
   out.values.set(t.values);

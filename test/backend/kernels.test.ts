@@ -413,3 +413,22 @@ test('bias + activation and BN inference split by rows across two threads match 
   threaded.batchNormInfer(inHeap(x), inHeap(mean), inHeap(variance), inHeap(gamma), inHeap(beta), 1e-3, rows, cols, yW);
   close(yW, yJs, 1e-5, 'threaded batchNormInfer');
 });
+
+test('findNonFinite finds the first NaN or infinity wherever it is, in and out of wasm memory', { skip }, () => {
+  for (const n of [0, 1, 5, 16, 17, 100, 1000]) {
+    for (const where of ['wasm', 'plain'] as const) {
+      const a = random(n, where, -1e30, 1e30);
+      assert.equal(wasm.findNonFinite(a, n), -1, `all finite, n=${n}`);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of new Set([0, n >> 1, n - 2, n - 1].filter((i) => i >= 0 && i < n))) {
+          const b = copyOf(a, where);
+          b[at] = bad;
+          if (at + 3 < n) b[at + 3] = NaN; // a later one must not be reported instead
+          assert.equal(wasm.findNonFinite(b, n), at, `${bad} at ${at} of ${n} (${where})`);
+          assert.equal(js.findNonFinite(b, n), at);
+          if (at > 0) assert.equal(wasm.findNonFinite(b, at), -1, 'values past n are not looked at');
+        }
+      }
+    }
+  }
+});

@@ -72,6 +72,10 @@ export function createJsBackend(): Backend {
     fill(a, n, value) {
       a.fill(value, 0, n);
     },
+    findNonFinite(a, n) {
+      for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return i;
+      return -1;
+    },
     columnSums(x, rows, cols, out, accumulate) {
       if (!accumulate) out.fill(0, 0, cols);
       for (let r = 0; r < rows; r++) {

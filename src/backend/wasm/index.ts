@@ -352,6 +352,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       byRanges(n, 'fillValue', k.fillValue, (o, len) => [p + o, len, value]);
     },
 
+    findNonFinite(a, n) {
+      if (!(a instanceof Float32Array)) return js.findNonFinite(a, n);
+      const index = k.findNonFinite(call.ptr(a, n, 'in'), n);
+      call.finish();
+      return index;
+    },
+
     columnSums(x, rows, cols, out, accumulate) {
       if (!allFloat32(x, out)) return js.columnSums(x, rows, cols, out, accumulate);
       k.columnSums(call.ptr(x as Float32Array, rows * cols, 'in'), rows, cols,

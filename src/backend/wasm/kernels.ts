@@ -16,6 +16,7 @@ export interface KernelExports {
   addBiasActivation(x: number, bias: number, y: number, rows: number, cols: number, kind: number, alpha: number): void;
   columnSums(x: number, rows: number, cols: number, out: number, accumulate: number): void;
   fillValue(x: number, n: number, value: number): void;
+  findNonFinite(x: number, n: number): number;
   sgdUpdate(w: number, g: number, velocity: number, n: number, lr: number, momentum: number, nesterov: number): void;
   adamUpdate(w: number, g: number, m: number, v: number, n: number, lrT: number,
     oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number): void;

@@ -1,5 +1,5 @@
 // AssemblyScript entry point: every kernel the wasm backend calls (see ../kernels.ts).
 export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
-export { addBias, addBiasActivation, columnSums, fillValue, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
+export { addBias, addBiasActivation, columnSums, fillValue, findNonFinite, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
 export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
 export { sgdUpdate, adamUpdate, rmspropUpdate, nadamUpdate } from './optimizers';
