@@ -52,6 +52,18 @@ const gemmSizes: [number, number, number][] = [
   [1559, 21, 300], // more rows than two MC=384 blocks per part, a ragged last panel, two k-blocks
 ];
 
+/** A wasm backend on two threads, once its worker listens, and a copier into its memory. */
+async function twoThreads() {
+  const threaded = createWasmBackend({ threads: 2 });
+  assert.equal(await threaded.threadsReady, 1, 'one worker thread beside the calling one');
+  const inHeap = (values: Float32Array) => {
+    const a = threaded.alloc(values.length, 'float32') as Float32Array;
+    a.set(values);
+    return a;
+  };
+  return { threaded, inHeap };
+}
+
 test('gemm matches the reference in every layout, with and without accumulate', { skip }, () => {
   for (const [m, n, k] of gemmSizes) {
     for (const transA of [false, true]) {
@@ -280,13 +292,7 @@ test('the calling thread runs the blocks of workers that have not started', { sk
 });
 
 test('batch normalization split across two threads matches the reference', { skip }, async () => {
-  const threaded = createWasmBackend({ threads: 2 });
-  assert.equal(await threaded.threadsReady, 1);
-  const inHeap = (values: Float32Array) => {
-    const a = threaded.alloc(values.length, 'float32') as Float32Array;
-    a.set(values);
-    return a;
-  };
+  const { threaded, inHeap } = await twoThreads();
   for (const [rows, cols] of [[256, 1024], [300, 257], [64, 1040], [259, 301]]) {
     const x = random(rows * cols, 'plain', -3, 5), dy = random(rows * cols, 'plain');
     const gamma = random(cols, 'plain', 0.5, 1.5), beta = random(cols, 'plain');
@@ -356,14 +362,8 @@ test('the SIMD exp-based activations are within 2 float32 ulps of float64, at ev
 });
 
 test('optimizer updates and fill split across two threads match the reference', { skip }, async () => {
-  const threaded = createWasmBackend({ threads: 2 });
-  assert.equal(await threaded.threadsReady, 1);
+  const { threaded, inHeap } = await twoThreads();
   const n = 70001; // above THREADED_PASS_MIN_VALUES, and not a multiple of 16
-  const inHeap = (values: Float32Array) => {
-    const a = threaded.alloc(values.length, 'float32') as Float32Array;
-    a.set(values);
-    return a;
-  };
   // Second moments in [0.5, 1] and running means under 0.1, so that centered RMSprop's s − ḡ² > 0.
   const w = random(n, 'plain'), g = random(n, 'plain'), s1 = random(n, 'plain', 0.5, 1), s2 = random(n, 'plain', 0.5, 1), s3 = random(n, 'plain', 0, 0.1);
   const steps: [string, (be: Backend, arrays: Float32Array[]) => void][] = [
@@ -389,13 +389,7 @@ test('optimizer updates and fill split across two threads match the reference', 
 });
 
 test('bias + activation and BN inference split by rows across two threads match the reference', { skip }, async () => {
-  const threaded = createWasmBackend({ threads: 2 });
-  assert.equal(await threaded.threadsReady, 1);
-  const inHeap = (values: Float32Array) => {
-    const a = threaded.alloc(values.length, 'float32') as Float32Array;
-    a.set(values);
-    return a;
-  };
+  const { threaded, inHeap } = await twoThreads();
   const [rows, cols] = [301, 300]; // 90,300 values: split, with an odd number of rows
   const x = random(rows * cols, 'plain', -3, 3), bias = random(cols, 'plain');
   for (const kind of ['relu', 'tanh'] as const) {

@@ -109,11 +109,23 @@ function startKernelWorker(data, ready) {
 `;
 }
 
-/**
- * The calling thread's side of a pool of `workers` workers: the control block to hand them (as
- * WorkerData.control) and the pool. `started` is the platform's promise that every worker listens.
- */
-export function createPoolController(workers: number, started: Promise<void>): { control: SharedArrayBuffer; pool: KernelPool } {
+/** The calling thread's side of a pool, for the platform code that starts its workers. */
+export interface PoolController {
+  /** The control block to hand each worker (as WorkerData.control). */
+  control: SharedArrayBuffer;
+  pool: KernelPool;
+  /** To call when a worker says it listens; `pool.started` resolves when all have. */
+  workerReady(): void;
+  /** To call when a worker fails to start; `pool.started` rejects. */
+  workerFailed(error: Error): void;
+}
+
+/** The calling thread's side of a pool of `workers` workers (see PoolController). */
+export function createPoolController(workers: number): PoolController {
+  let settle!: { resolve: () => void; reject: (e: Error) => void };
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  started.catch(() => {}); // whoever awaits `started` sees the failure; nobody has to
+  let listening = 0;
   const control = new SharedArrayBuffer((CONTROL_HEADER + workers * JOB_SLOTS) * 4);
   const ctl = new Int32Array(control);
   const args = new Uint32Array(control);
@@ -162,7 +174,14 @@ export function createPoolController(workers: number, started: Promise<void>): {
       }
     },
   };
-  return { control, pool };
+  return {
+    control,
+    pool,
+    workerReady: () => {
+      if (++listening === workers) settle.resolve();
+    },
+    workerFailed: (error) => settle.reject(error),
+  };
 }
 
 const NR = 8, MR = 6;

@@ -24,24 +24,19 @@ export function createWebKernelPool(module: WebAssembly.Module, memory: WebAssem
   const source = `${kernelWorkerSource()}\nonmessage = (event) => startKernelWorker(event.data, () => postMessage('ready'));\n`;
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const spawned: Worker[] = [];
-  let settle!: { resolve: () => void; reject: (e: Error) => void };
-  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  started.catch(() => {}); // whoever awaits `started` sees the failure; nobody has to
-  const { control, pool } = createPoolController(workers, started);
+  const { control, pool, workerReady, workerFailed } = createPoolController(workers);
   let listening = 0;
   const fail = (message: string) => {
     for (const w of spawned) w.terminate();
     URL.revokeObjectURL(url);
-    settle.reject(new Error(`wasm backend: a Web Worker failed to start (${message}); kernels stay on one thread.`));
+    workerFailed(new Error(`wasm backend: a Web Worker failed to start (${message}); kernels stay on one thread.`));
   };
   try {
     for (let index = 0; index < workers; index++) {
       const worker = new Worker(url);
       worker.onmessage = () => {
-        if (++listening === workers) {
-          URL.revokeObjectURL(url);
-          settle.resolve();
-        }
+        if (++listening === workers) URL.revokeObjectURL(url); // every worker has loaded it
+        workerReady();
       };
       worker.onerror = (event) => fail(event.message || 'error event');
       const data: WorkerData = { module, memory, control, index };

@@ -21,24 +21,20 @@ export function createKernelPool(module: WebAssembly.Module, memory: WebAssembly
   const workers = Math.max(0, threads - 1);
   if (workers === 0) return null;
   const spawned: Worker[] = [];
-  let settle!: { resolve: () => void; reject: (e: Error) => void };
-  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  started.catch(() => {}); // whoever awaits `started` sees the failure; nobody has to
-  const { control, pool } = createPoolController(workers, started);
-  let listening = 0;
+  const { control, pool, workerReady, workerFailed } = createPoolController(workers);
   for (let index = 0; index < workers; index++) {
     const worker = new Worker(workerSource, { eval: true, workerData: { module, memory, control, index } });
     // Referenced until it listens, so that awaiting `started` keeps the process alive; unref'd
     // from then on, so that an idle pool never does.
     worker.once('message', () => {
       worker.unref();
-      if (++listening === workers) settle.resolve();
+      workerReady();
     });
     // A worker that cannot start (no memory for its stack, say) must not crash the process: the
     // pool then never becomes ready, and the kernels keep running on the calling thread.
     worker.once('error', (e: Error) => {
       for (const w of spawned) void w.terminate();
-      settle.reject(e);
+      workerFailed(e);
     });
     spawned.push(worker);
   }
