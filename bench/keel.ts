@@ -10,13 +10,15 @@ function seedModel(): keel.Sequential {
   return model;
 }
 
-/** Registers 'wasm-1t', the wasm backend held to the calling thread, for comparison. */
+/** Variants of the wasm backend, for comparison: held to the calling thread, without fused multiply-adds. */
 keel.registerBackend('wasm-1t', () => createWasmBackend({ threads: 1 }));
+keel.registerBackend('wasm-nofma', () => createWasmBackend({ relaxedSimd: false }));
+keel.registerBackend('wasm-nofma-1t', () => createWasmBackend({ threads: 1, relaxedSimd: false }));
 
 export async function runKeel(backendName: string, quick = false): Promise<Figure[]> {
   keel.setBackend(backendName);
-  const threads = await ((backend() as Partial<WasmBackend>).threadsReady ?? Promise.resolve(0));
-  process.stderr.write(`  (${backendName}: ${threads} worker thread(s))\n`);
+  const info = await keel.ready();
+  process.stderr.write(`  (${backendName}: ${info.workers} worker thread(s), fused multiply-add: ${info.fusedMultiplyAdd})\n`);
   keel.setRandomSeed(1);
   const figures: Figure[] = [];
   const slow = backendName === 'js';

@@ -31,20 +31,12 @@ log('Keel wasm...');
 peers['Keel wasm'] = await runKeel('wasm', quick);
 log('Keel wasm, 1 thread...');
 peers['Keel wasm 1T'] = await runKeel('wasm-1t', quick);
-// Keel's Node entry turns on relaxed SIMD (fused multiply-adds) on Node 20; engines without it
-// (Safari, Firefox, older Chrome) run the plain SIMD kernels, measured in a child process that
-// keeps the flag off.
-for (const [name, backendName] of [['Keel wasm no FMA', 'wasm'], ['Keel wasm no FMA 1T', 'wasm-1t']]) {
-  log(`${name}, child process with KEEL_RELAXED_SIMD=0...`);
-  try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'keel.ts'), backendName, ...(quick ? ['--quick'] : [])], {
-      encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KEEL_RELAXED_SIMD: '0' },
-    });
-    peers[name] = JSON.parse(out) as Figure[];
-  } catch (e) {
-    notes.push(`${name} not measured: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
+// Engines without relaxed SIMD (Safari, Firefox, older Chrome) run the plain SIMD kernels: the
+// same backend built with relaxedSimd: false, whatever the Node version.
+log('Keel wasm without fused multiply-adds...');
+peers['Keel wasm no FMA'] = await runKeel('wasm-nofma', quick);
+log('Keel wasm without fused multiply-adds, 1 thread...');
+peers['Keel wasm no FMA 1T'] = await runKeel('wasm-nofma-1t', quick);
 // The same kernels in headless Chromium, with and without cross-origin isolation (Web Workers).
 if (!process.argv.includes('--no-browser')) {
   log('Keel wasm in Chromium (isolated page, then plain page)...');

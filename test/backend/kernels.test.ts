@@ -52,9 +52,13 @@ const gemmSizes: [number, number, number][] = [
   [1559, 21, 300], // more rows than two MC=384 blocks per part, a ragged last panel, two k-blocks
 ];
 
-/** A wasm backend on two threads, once its worker listens, and a copier into its memory. */
+/**
+ * A wasm backend on two threads, once its worker listens, and a copier into its memory. Without
+ * work stealing, so that the worker really runs its half of every split kernel (tests count them
+ * through workerBlocks): else the calling thread takes over the halves of a sleeping worker.
+ */
 async function twoThreads() {
-  const threaded = createWasmBackend({ threads: 2 });
+  const threaded = createWasmBackend({ threads: 2, workStealing: false });
   assert.equal(await threaded.threadsReady, 1, 'one worker thread beside the calling one');
   const inHeap = (values: Float32Array) => {
     const a = threaded.alloc(values.length, 'float32') as Float32Array;
@@ -223,9 +227,7 @@ test('threaded GEMMs split so that each thread keeps its own half of the weight 
 });
 
 test('gemm split across two threads matches the reference', { skip }, async () => {
-  const threaded = createWasmBackend({ threads: 2 });
-  const workers = await threaded.threadsReady;
-  assert.equal(workers, 1, 'one worker thread beside the calling one');
+  const { threaded } = await twoThreads();
   const { chooseGemmSplit } = await import('../../src/backend/wasm/threads.js');
   const splits = new Set<string>();
   for (const [m, n, k] of [[32, 300, 784], [784, 300, 32], [256, 17, 300], [100, 784, 65], [5, 2000, 300], [7, 40, 1001]] as const) {
@@ -246,6 +248,8 @@ test('gemm split across two threads matches the reference', { skip }, async () =
     }
   }
   assert.deepEqual([...splits].sort(), ['cols', 'k', 'rows'], 'every way of splitting was exercised');
+  // Every shape above is large enough to split: 8 layouts × 6 shapes, one worker block each.
+  assert.equal(threaded.workerBlocks, 48, 'blocks the worker ran');
 });
 
 test('gemm with and without fused multiply-adds (relaxed SIMD) matches the reference', { skip }, () => {
@@ -314,6 +318,8 @@ test('batch normalization split across two threads matches the reference', { ski
       close(actual[key], expected[key], tol, `threaded batchNorm ${key} ${rows}×${cols}`);
     }
   }
+  // Forward and backward of 4 shapes, all large enough to split: one worker block each.
+  assert.equal(threaded.workerBlocks, 8, 'blocks the worker ran');
 });
 
 test('the SIMD exp-based activations are within 2 float32 ulps of float64, at every position', { skip }, () => {
@@ -386,6 +392,8 @@ test('optimizer updates and fill split across two threads match the reference', 
     assert.ok(target.subarray(0, size - 1).every((v) => v === -0.5), `fill of ${size - 1} values`);
     assert.equal(target[size - 1], w[size - 1], 'fill wrote past n');
   }
+  // 5 updates and 1 fill of n values in wasm memory (the plain and the short fill stay here).
+  assert.equal(threaded.workerBlocks, 6, 'blocks the worker ran');
 });
 
 test('bias + activation and BN inference split by rows across two threads match the reference', { skip }, async () => {
@@ -406,6 +414,7 @@ test('bias + activation and BN inference split by rows across two threads match 
   const yW = inHeap(new Float32Array(rows * cols));
   threaded.batchNormInfer(inHeap(x), inHeap(mean), inHeap(variance), inHeap(gamma), inHeap(beta), 1e-3, rows, cols, yW);
   close(yW, yJs, 1e-5, 'threaded batchNormInfer');
+  assert.equal(threaded.workerBlocks, 3, 'blocks the worker ran (2 bias + activation, 1 BN inference)');
 });
 
 test('findNonFinite finds the first NaN or infinity wherever it is, in and out of wasm memory', { skip }, () => {

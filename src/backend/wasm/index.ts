@@ -95,13 +95,21 @@ export interface WasmBackendOptions extends HeapOptions {
   threadedGemmMinFlops?: number;
   /** Use fused multiply-adds where the engine has relaxed SIMD (default true). */
   relaxedSimd?: boolean;
+  /**
+   * Whether the calling thread takes over a block its worker has not started yet (default true,
+   * so that a descheduled worker never holds a step up). False makes every block wait for its
+   * worker: for tests that must see the workers' side run.
+   */
+  workStealing?: boolean;
 }
 
 /**
  * GEMMs below this many floating-point operations (2·m·n·k) stay on the calling thread. Measured
- * on 2 cores (bench/run.ts, break-even): with the worker spinning between jobs, splitting already
- * pays at 0.07 MFLOP (28 vs 23 GFLOP/s) and 0.4 MFLOP (54 vs 34); below 0.2 MFLOP the gain is a
- * microsecond or less, not worth a second core.
+ * on 2 cores (bench/run.ts's break-even, FMA kernels, 22:15-22:46 UTC on 2026-11-23): splitting
+ * loses at 0.07 MFLOP (31-39 vs 35-42 GFLOP/s), is a toss-up at 0.41 MFLOP (25-80 vs about 53:
+ * that shape splits by k and must add partial products), and wins from 1.9 MFLOP (86-88 vs 53-55).
+ * One-instance prediction (0.47 MFLOP per call, called back to back so the worker is spinning)
+ * gains from the split: 19 µs against 27 on one thread. Hence 0.2 MFLOP.
  */
 export const THREADED_GEMM_MIN_FLOPS = 2e5;
 
@@ -127,6 +135,8 @@ export type WasmBackend = Backend & {
   readonly relaxedSimd: boolean;
   /** Resolves to the number of worker threads once they listen (0 when running single-threaded). */
   readonly threadsReady: Promise<number>;
+  /** Blocks of split kernels that worker threads have run so far (a diagnostic). */
+  readonly workerBlocks: number;
 };
 
 /** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
@@ -143,6 +153,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   // on when the workers came up.
   let pool: KernelPool | null = null;
   const parts = Math.max(1, Math.floor(options.threads ?? DEFAULT_PARTS));
+  const workStealing = options.workStealing ?? true;
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
   const startPool = async (): Promise<number> => {
     if (!kernels.shared || parts < 2) return 0;
@@ -232,10 +243,21 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     runBlocks(name, blocks, strided as (...args: number[]) => void);
   }
 
-  /** Runs blocks on the pool, or one after the other here while there is none: the same arithmetic. */
+  /**
+   * Runs blocks on the pool, or one after the other here while there is none: the same arithmetic.
+   * A pool that fails (a worker stuck, a kernel trap) is dropped: later kernels run here.
+   */
   function runBlocks(name: Parameters<KernelPool['run']>[0], blocks: number[][], local: (...args: number[]) => void): void {
-    if (pool) pool.run(name, blocks, local);
-    else for (const block of blocks) local(...block);
+    if (!pool) {
+      for (const block of blocks) local(...block);
+      return;
+    }
+    try {
+      pool.run(name, blocks, local, workStealing);
+    } catch (e) {
+      pool = null;
+      throw e;
+    }
   }
 
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
@@ -256,6 +278,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     name: 'wasm',
     heap,
     threadsReady,
+    get workerBlocks() {
+      return pool?.workerBlocks ?? 0;
+    },
     relaxedSimd: kernels.relaxed,
     alloc: (size: number, dtype: DType) => (dtype === 'float64' ? new Float64Array(size) : heap.alloc(size)),
     release(data) {
@@ -353,7 +378,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     },
 
     findNonFinite(a, n) {
-      if (!(a instanceof Float32Array)) return js.findNonFinite(a, n);
+      // Arrays outside the heap (a dataset made on the js backend, or past the heap's cap) are
+      // scanned where they are: staging them would copy, and keep an arena of, the whole dataset.
+      if (!(a instanceof Float32Array) || !heap.owns(a)) return js.findNonFinite(a, n);
       const index = k.findNonFinite(call.ptr(a, n, 'in'), n);
       call.finish();
       return index;

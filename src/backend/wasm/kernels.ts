@@ -83,8 +83,9 @@ export function relaxedSimdSupported(): boolean {
 }
 
 /**
- * Instantiates the kernels over a shared memory when the platform allows one (Node; browsers that
- * are cross-origin isolated), else over a fixed-size plain memory of `unsharedPages` pages, which
+ * Instantiates the kernels over a shared memory when the platform allows one (Node; browsers on
+ * cross-origin-isolated pages, and Chromium on any page, though only isolated pages can hand it to
+ * a worker), else over a fixed-size plain memory of `unsharedPages` pages, which
  * never grows because growing a plain memory detaches every view (every tensor) over it.
  * Throws when WebAssembly or its SIMD extension is missing.
  */

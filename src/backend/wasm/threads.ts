@@ -5,7 +5,8 @@
  * for a GEMM, of columns for BN). Starting the workers is platform code: node/pool.ts, web-pool.ts.
  *
  * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the calling
- * thread to start a job; [1] how many workers are ready; from [4], JOB_SLOTS values per worker:
+ * thread to start a job; [1] how many workers are ready; [2] how many blocks workers have run
+ * (a diagnostic, and what tests check); from [4], JOB_SLOTS values per worker:
  * its block's claim state (CLAIM), the kernel to run (KERNEL, an index into POOL_KERNELS) and its
  * arguments (1..13; those listed in FLOAT_ARGS are written as float32, the rest as uint32). The caller writes the
  * arguments, marks the block FREE (an atomic store, so the arguments are visible to whoever claims
@@ -47,12 +48,17 @@ export interface KernelPool {
   readonly ready: boolean;
   /** Settles when every worker listens; rejects when one fails to start. */
   readonly started: Promise<void>;
+  /** Blocks run by workers so far (the rest ran on the calling thread). */
+  readonly workerBlocks: number;
   /**
    * Runs `kernel` on `blocks[i + 1]` on worker i, or on the calling thread when that worker is
    * late, and on `blocks[0]` on the calling thread (`local` is the kernel there); returns when
-   * all are done. Each block is an argument list (pointers as byte offsets).
+   * all are done. Each block is an argument list (pointers as byte offsets). With `steal` false
+   * the calling thread never takes a worker's block, however late the worker (for tests).
+   * Throws when a worker has not finished its block after TIMEOUT_MS; the pool must not be used
+   * after a throw (a late worker may still be writing).
    */
-  run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void): void;
+  run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void, steal?: boolean): void;
 }
 
 /** What a worker receives: the kernels, their memory, the control block and its own index. */
@@ -65,6 +71,13 @@ export interface WorkerData {
 
 /** How long an idle worker spins before it sleeps in Atomics.wait. */
 export const SPIN_MS = 2;
+
+/**
+ * How long the calling thread waits for a worker's block before giving up on the pool. Blocks are
+ * halves of one kernel, so a worker that needs this much longer than the calling thread is stuck
+ * (or its thread died: the calling thread spins synchronously and cannot hear about it).
+ */
+export const TIMEOUT_MS = 60_000;
 
 /**
  * Source text of `startKernelWorker(data: WorkerData, ready: () => void)`, the loop a worker runs
@@ -102,6 +115,7 @@ function startKernelWorker(data, ready) {
       for (let i = 0; i < 13; i++) list[i] = args[base + 1 + i];
       for (const i of floatAt[kernel]) list[i] = floats[base + 1 + i];
       fns[kernel](...list);
+      Atomics.add(ctl, 2, 1);
       Atomics.store(ctl, base + ${CLAIM}, ${DONE});
     }
   }
@@ -137,7 +151,10 @@ export function createPoolController(workers: number): PoolController {
     get ready() {
       return Atomics.load(ctl, 1) === workers;
     },
-    run(kernel, blocks, local) {
+    get workerBlocks() {
+      return Atomics.load(ctl, 2);
+    },
+    run(kernel, blocks, local, steal = true) {
       const kernelIndex = POOL_KERNELS.indexOf(kernel);
       const floatArgs = FLOAT_ARGS[kernel];
       for (let w = 0; w < workers; w++) {
@@ -155,20 +172,20 @@ export function createPoolController(workers: number): PoolController {
       Atomics.notify(ctl, 0);
       local(...blocks[0]);
       // Blocks no worker has started yet are ours: a descheduled worker never holds us up.
-      for (let w = 0; w < workers; w++) {
+      for (let w = 0; steal && w < workers; w++) {
         const base = CONTROL_HEADER + w * JOB_SLOTS;
         if (Atomics.compareExchange(ctl, base + CLAIM, FREE, RUNNING) === FREE) {
           local(...blocks[w + 1]);
           Atomics.store(ctl, base + CLAIM, DONE);
         }
       }
-      // Then wait for the blocks workers are running.
-      const begun = Date.now();
+      // Then wait for the blocks workers run (or, without stealing, have yet to start).
+      const begun = performance.now();
       for (let w = 0; w < workers; w++) {
         const at = CONTROL_HEADER + w * JOB_SLOTS + CLAIM;
-        for (let spins = 0; Atomics.load(ctl, at) === RUNNING; spins++) {
-          if ((spins & 4095) === 4095 && Date.now() - begun > 10_000) {
-            throw new Error('wasm backend: a worker thread stopped answering.');
+        for (let spins = 0, state = Atomics.load(ctl, at); state === RUNNING || state === FREE; state = Atomics.load(ctl, at), spins++) {
+          if ((spins & 4095) === 4095 && performance.now() - begun > TIMEOUT_MS) {
+            throw new Error(`wasm backend: a worker thread has not finished its part after ${TIMEOUT_MS / 1000} s; continuing on one thread.`);
           }
         }
       }

@@ -6,8 +6,9 @@
  * The flag must be set before the kernels are compiled, so the Node entry point (src/node/index.ts)
  * imports this module first. `KEEL_RELAXED_SIMD=0` in the environment leaves the flag alone.
  *
- * Gotcha: V8 flags are process-wide. This one only lets WebAssembly modules use the relaxed SIMD
- * opcodes; it changes nothing for modules that do not.
+ * Gotcha: V8 flags are process-wide. This one lets every WebAssembly module in the process use the
+ * relaxed SIMD opcodes: another wasm library that probes for them (WebAssembly.validate) will find
+ * them too and may pick its relaxed build, as it would on Node 22.
  */
 import { setFlagsFromString } from 'node:v8';
 
