@@ -10,8 +10,9 @@
  * recomputed population statistics, and folded after recomputing (must equal the latter).
  */
 import { writeFileSync } from 'node:fs';
-import * as keel from '../src/node/index.js';
-import { Random } from '../src/core/random.js';
+import * as keel from 'keel';
+import * as datasets from 'keel-datasets';
+import { Random } from '../packages/keel/src/core/random.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => {
@@ -64,7 +65,7 @@ async function accuracyExperiment(): Promise<void> {
   const epochs = Number(option('epochs') ?? 1);
   const learningRate = Number(option('learning-rate') ?? 1e-3);
   const seeds = Number(option('seeds') ?? 3);
-  const data = await keel.datasets.fashionMnist({ trainLimit });
+  const data = await datasets.fashionMnist({ trainLimit });
   const { xs, ys } = data.train;
   const accuracy = (m: keel.Sequential) => {
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });

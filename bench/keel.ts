@@ -1,7 +1,7 @@
 /** Keel's side of the benchmark, on one backend: `node --import tsx bench/keel.ts js|wasm` prints JSON. */
-import * as keel from '../src/node/index.js';
-import { backend } from '../src/backend/backend.js';
-import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/index.js';
+import * as keel from 'keel';
+import { backend } from '../packages/keel/src/backend/backend.js';
+import { createWasmBackend, type WasmBackend } from '../packages/keel/src/backend/wasm/index.js';
 import { BN_SHAPES, GEMM_SHAPES, PREDICT_MANY, TRAIN_SAMPLES, randomFloats, randomLabels, timeIt, type Figure } from './common.js';
 
 function seedModel(): keel.Sequential {

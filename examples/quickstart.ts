@@ -3,7 +3,7 @@
  * synthetic 10-class problem shaped like Fashion-MNIST (28×28 inputs) and predicts one instance.
  *   node --import tsx examples/quickstart.ts
  */
-import * as keel from '../src/node/index.js';
+import * as keel from 'keel';
 
 keel.setRandomSeed(42);
 const model = keel.sequential({ layers: [

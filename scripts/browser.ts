@@ -1,5 +1,5 @@
 /**
- * Runs Keel in headless Chromium, for the browser tests and the browser benchmark: compiles src/
+ * Runs Keel in headless Chromium, for the browser tests and the browser benchmark: compiles packages/keel/src/
  * with tsc into a temporary folder (so the page runs the current sources as plain ES modules, no
  * bundler), serves it on localhost under two prefixes, `/isolated/` with the headers that make a
  * page cross-origin isolated (shared memory, so Web Workers) and `/plain/` without them, and
@@ -45,7 +45,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text
 export async function openBrowser(chromium: string): Promise<BrowserSession> {
   const out = mkdtempSync(join(tmpdir(), 'keel-browser-'));
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit' });
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'packages', 'keel', 'tsconfig.build.json'), '--outDir', join(out, 'src')], { stdio: 'inherit' });
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

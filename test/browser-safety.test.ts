@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative, sep } from 'node:path';
 
-const root = join(import.meta.dirname, '..', 'src');
+const root = join(import.meta.dirname, '..', 'packages', 'keel', 'src');
 
 function* sources(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../src/node/index.js';
+import * as keel from 'keel';
 
 function smallModel() {
   keel.setRandomSeed(1);

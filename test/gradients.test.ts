@@ -5,13 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../src/node/index.js';
-import { Random } from '../src/core/random.js';
-import { empty } from '../src/ops/tensor.js';
-import { getLoss, LOSSES } from '../src/losses/index.js';
-import { activate } from '../src/ops/activations.js';
-import type { Layer } from '../src/layers/layer.js';
-import type { Tensor } from '../src/core/tensor.js';
+import * as keel from 'keel';
+import { Random } from '../packages/keel/src/core/random.js';
+import { empty } from '../packages/keel/src/ops/tensor.js';
+import { getLoss, LOSSES } from '../packages/keel/src/losses/index.js';
+import { activate } from '../packages/keel/src/ops/activations.js';
+import type { Layer } from '../packages/keel/src/layers/layer.js';
+import type { Tensor } from '../packages/keel/src/core/tensor.js';
 
 const H = 1e-6;
 const TOL = 1e-6;

@@ -1,5 +1,5 @@
 /** Shared test utilities. */
-import { listBackends } from '../src/node/index.js';
+import { listBackends } from 'keel';
 
 /**
  * The backends every backend-sensitive test runs on. Fast backends are checked against the

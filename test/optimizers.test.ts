@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import * as keel from '../src/node/index.js';
-import { LayerVariable } from '../src/layers/variable.js';
-import { Random } from '../src/core/random.js';
-import type { Optimizer } from '../src/optimizers/index.js';
-import type { DType } from '../src/core/tensor.js';
+import * as keel from 'keel';
+import { LayerVariable } from '../packages/keel/src/layers/variable.js';
+import { Random } from '../packages/keel/src/core/random.js';
+import type { Optimizer } from '../packages/keel/src/optimizers/index.js';
+import type { DType } from '../packages/keel/src/core/tensor.js';
 import { backendsUnderTest } from './helpers.js';
 import { previousNadamStep, previousRmspropStep } from './previousOptimizers.js';
 

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import * as keel from '../src/node/index.js';
-import { Random } from '../src/core/random.js';
-import { batchBounds } from '../src/models/sequential.js';
+import * as keel from 'keel';
+import { Random } from '../packages/keel/src/core/random.js';
+import { batchBounds } from '../packages/keel/src/models/sequential.js';
 import { backendsUnderTest, maxRelDiff } from './helpers.js';
 
 function randomData(seed: number, rows: number, cols: number, offset = 0, scale = 1): Float32Array {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../src/node/index.js';
+import * as keel from 'keel';
 
 test('summary of the seed model matches Keras layout and counts', () => {
   const model = keel.sequential({ layers: [

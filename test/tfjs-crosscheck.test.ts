@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import * as keel from '../src/node/index.js';
-import { Random } from '../src/core/random.js';
+import * as keel from 'keel';
+import { Random } from '../packages/keel/src/core/random.js';
 import { backendsUnderTest } from './helpers.js';
 
 await tf.setBackend('cpu');

@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
-import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { createWasmBackend, wasmSupported } from '../../packages/keel/src/backend/wasm/index.js';
+import { Random } from '../../packages/keel/src/core/random.js';
 
 test('wasm: a run before the worker threads listen equals one after', { skip: !wasmSupported() && 'no WebAssembly SIMD' }, async () => {
   const r = new Random(3);

@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { UnaryKind } from '../../src/backend/backend.js';
-import { createJsBackend } from '../../src/backend/js/index.js';
-import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
+import type { UnaryKind } from '../../packages/keel/src/backend/backend.js';
+import { createJsBackend } from '../../packages/keel/src/backend/js/index.js';
+import { createWasmBackend, wasmSupported } from '../../packages/keel/src/backend/wasm/index.js';
 import { previousNadamStep, previousRmspropStep } from '../previousOptimizers.js';
 
 const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';

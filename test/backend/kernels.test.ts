@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 // As Keel's Node entry does, before any kernel is compiled: relaxed SIMD on (Node 20 has it behind a flag).
-import '../../src/backend/wasm/node/relaxed-simd.js';
-import type { Backend, UnaryKind } from '../../src/backend/backend.js';
-import { createJsBackend } from '../../src/backend/js/index.js';
-import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
+import '../../packages/keel/src/backend/wasm/node/relaxed-simd.js';
+import type { Backend, UnaryKind } from '../../packages/keel/src/backend/backend.js';
+import { createJsBackend } from '../../packages/keel/src/backend/js/index.js';
+import { createWasmBackend, wasmSupported } from '../../packages/keel/src/backend/wasm/index.js';
 
 const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';
 const js = createJsBackend();
@@ -212,7 +212,7 @@ test('float64 arrays run on the reference kernels', { skip }, () => {
 });
 
 test('threaded GEMMs split so that each thread keeps its own half of the weight matrix', async () => {
-  const { chooseGemmSplit } = await import('../../src/backend/wasm/threads.js');
+  const { chooseGemmSplit } = await import('../../packages/keel/src/backend/wasm/threads.js');
   // The seed model's first Dense layer (W: 784×300) at batch 32 and 256: the forward splits the
   // summed dimension (W's rows), dW = xᵀ·dy splits its rows, dx = dy·Wᵀ its columns (W's rows).
   for (const batch of [32, 256]) {
@@ -228,7 +228,7 @@ test('threaded GEMMs split so that each thread keeps its own half of the weight 
 
 test('gemm split across two threads matches the reference', { skip }, async () => {
   const { threaded } = await twoThreads();
-  const { chooseGemmSplit } = await import('../../src/backend/wasm/threads.js');
+  const { chooseGemmSplit } = await import('../../packages/keel/src/backend/wasm/threads.js');
   const splits = new Set<string>();
   for (const [m, n, k] of [[32, 300, 784], [784, 300, 32], [256, 17, 300], [100, 784, 65], [5, 2000, 300], [7, 40, 1001]] as const) {
     for (const transA of [false, true]) {
@@ -273,10 +273,10 @@ test('gemm with and without fused multiply-adds (relaxed SIMD) matches the refer
 });
 
 test('the calling thread runs the blocks of workers that have not started', { skip }, async () => {
-  const { loadKernels } = await import('../../src/backend/wasm/kernels.js');
-  const { WasmHeap } = await import('../../src/backend/wasm/heap.js');
-  const { createKernelPool } = await import('../../src/backend/wasm/node/pool.js');
-  const { splitGemm } = await import('../../src/backend/wasm/threads.js');
+  const { loadKernels } = await import('../../packages/keel/src/backend/wasm/kernels.js');
+  const { WasmHeap } = await import('../../packages/keel/src/backend/wasm/heap.js');
+  const { createKernelPool } = await import('../../packages/keel/src/backend/wasm/node/pool.js');
+  const { splitGemm } = await import('../../packages/keel/src/backend/wasm/threads.js');
   const kernels = loadKernels();
   const heap = new WasmHeap(kernels);
   // Used at once, before its worker is even running: the caller must take the worker's block.

@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import * as keel from '../../src/node/index.js';
-import { backend } from '../../src/backend/backend.js';
-import type { WasmHeap } from '../../src/backend/wasm/heap.js';
-import { createWasmBackend, wasmSupported } from '../../src/backend/wasm/index.js';
+import * as keel from 'keel';
+import { backend } from '../../packages/keel/src/backend/backend.js';
+import type { WasmHeap } from '../../packages/keel/src/backend/wasm/heap.js';
+import { createWasmBackend, wasmSupported } from '../../packages/keel/src/backend/wasm/index.js';
 
 const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const src = join(import.meta.dirname, '..', '..', 'src');
+const src = join(import.meta.dirname, '..', '..', 'packages', 'keel', 'src');
 const probe = `
   const keel = await import(${JSON.stringify(join(src, 'node', 'index.ts'))});
   const info = await keel.ready();

@@ -5,12 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
+import * as datasets from 'keel-datasets';
 
 const root = join(import.meta.dirname, '..', '..');
 
 function runKeel(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'keel.ts'), ...args], {
+  const r = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', join(root, 'packages', 'keel-cli', 'src', 'keel.ts'), ...args], {
     cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -118,7 +119,7 @@ test('train on a tiny subset finishes, writes a well-formed --json report and sa
   assert.equal(json.savedTo, saved);
   const model = await keel.loadLayersModel(`file://${saved}/model.json`);
   model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const data = await keel.datasets.fashionMnist({ trainLimit: 2 });
+  const data = await datasets.fashionMnist({ trainLimit: 2 });
   const [, accuracy] = model.evaluate(data.test.xs, data.test.ys, { batchSize: 256 }) as keel.Tensor[];
   assert.ok(Math.abs(accuracy.dataSync()[0] - json.test.accuracy) < 1e-6);
 });

@@ -4,10 +4,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
-import { loadOrBuildCache } from '../../src/data/node/cacheFile.js';
+import * as keel from 'keel';
+import * as cache from '../../packages/keel-datasets/src/cache.js';
+import * as datasets from 'keel-datasets';
+import { loadOrBuildCache } from '../../packages/keel-datasets/src/node/cacheFile.js';
 
-const { encodeCache, decodeCache, crc32, DataError } = keel.datasets;
+const { encodeCache, decodeCache } = cache;
+const { crc32 } = keel.data;
+const { DataError } = keel;
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'keel-cache-'));
@@ -77,7 +81,7 @@ test('an unwritable cache folder still loads the data, and says the cache was no
 
 test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skipped, cached, deterministic', async (t) => {
   const cacheDir = tempDir(t);
-  const first = await keel.datasets.fashionMnist({ cacheDir });
+  const first = await datasets.fashionMnist({ cacheDir });
   assert.match(first.info.cache, /^built/);
   assert.equal(first.info.skipped, 2);
   assert.deepEqual(first.train.xs.shape, [55000, 28, 28]);
@@ -93,7 +97,7 @@ test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skip
   assert.deepEqual(perClass(first.test.ys), new Array(10).fill(1000));
   assert.equal(first.classNames[9], 'Ankle boot');
 
-  const second = await keel.datasets.fashionMnist({ cacheDir, scale: false, trainLimit: 1000 });
+  const second = await datasets.fashionMnist({ cacheDir, scale: false, trainLimit: 1000 });
   assert.match(second.info.cache, /^hit/);
   assert.ok(second.info.seconds < 2, `cached load took ${second.info.seconds} s`);
   assert.deepEqual(second.train.ys.values, first.train.ys.values.subarray(0, 1000));
@@ -103,13 +107,13 @@ test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skip
   assert.equal(Math.max(...raw.subarray(0, 784)), 255 * Math.max(...first.train.xs.values.subarray(0, 784)));
   // Pinned labels of the first training images (seed 42).
   assert.deepEqual([...second.train.ys.values.subarray(0, 10)], [3, 0, 5, 0, 0, 9, 3, 0, 8, 0]);
-  await assert.rejects(keel.datasets.fashionMnist({ cacheDir, trainLimit: 55001 }), /trainLimit 55001 is larger than the 55000 training images/);
-  await assert.rejects(keel.datasets.fashionMnist({ cacheDir, trainLimt: 5 } as never), /unknown option 'trainLimt'.*Did you mean 'trainLimit'/);
+  await assert.rejects(datasets.fashionMnist({ cacheDir, trainLimit: 55001 }), /trainLimit 55001 is larger than the 55000 training images/);
+  await assert.rejects(datasets.fashionMnist({ cacheDir, trainLimt: 5 } as never), /unknown option 'trainLimt'.*Did you mean 'trainLimit'/);
 
   // A damaged cache is rebuilt on the next load.
   const path = join(cacheDir, 'fashion-mnist.keelds');
   writeFileSync(path, readFileSync(path).subarray(0, 1000));
-  const third = await keel.datasets.fashionMnist({ cacheDir, trainLimit: 10 });
+  const third = await datasets.fashionMnist({ cacheDir, trainLimit: 10 });
   assert.match(third.info.cache, /^rebuilt/);
   assert.ok(existsSync(path));
   assert.deepEqual(third.train.ys.values, first.train.ys.values.subarray(0, 10));

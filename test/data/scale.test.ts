@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
+import * as datasets from 'keel-datasets';
 
 /** Running mean of the loss after each of the first `steps` batches. */
 async function losses(modelName: string, scale: boolean, steps: number): Promise<number[]> {
-  const data = await keel.datasets.fashionMnist({ scale, trainLimit: steps * 32 });
+  const data = await datasets.fashionMnist({ scale, trainLimit: steps * 32 });
   keel.setRandomSeed(7);
   const model = keel.zoo.buildModel(modelName);
   model.compile({ optimizer: keel.optimizers.sgd({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy' });

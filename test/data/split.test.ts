@@ -1,9 +1,9 @@
 /** The stratified split of the fashion-mnist package: exact per-class counts, deterministic. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
 
-const { stratifiedSplit } = keel.datasets;
+const { stratifiedSplit } = keel.data;
 
 /** 3 classes of 20, 25 and 30 images, interleaved. */
 const labels = [...Array(20).fill(0), ...Array(25).fill(1), ...Array(30).fill(2)].sort((a, b) => (a * 7919) % 13 - (b * 7919) % 13);

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
-import { EXPERIMENTS } from '../../src/experiments/index.js';
-import { writeReport } from '../../src/experiments/node/run.js';
-import type { ExperimentContext } from '../../src/experiments/common.js';
-import type { ImageDataset } from '../../src/data/dataset.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { EXPERIMENTS } from '../../packages/keel-cli/src/experiments/index.js';
+import { writeReport } from '../../packages/keel-cli/src/experiments/node/run.js';
+import type { ExperimentContext } from '../../packages/keel-cli/src/experiments/common.js';
+import type { ImageDataset } from '../../packages/keel-datasets/src/dataset.js';
+import { Random } from '../../packages/keel/src/core/random.js';
 
 /** Ten noisy prototype images, one per class; pixels 0–255 or scaled to [0, 1]. */
 function synthetic(scale: boolean): ImageDataset {

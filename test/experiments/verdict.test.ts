@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combine, compare, mean, meanStd, std } from '../../src/experiments/verdict.js';
+import { combine, compare, mean, meanStd, std } from '../../packages/keel-cli/src/experiments/verdict.js';
 
 const base = { label: 'x', direction: 'higher' as const, margin: 0.01 };
 
@@ -44,7 +44,7 @@ test('mean ± sample std', () => {
 });
 
 test('"not worse" claims: equal is supported, clearly worse is not', async () => {
-  const { compareNotWorse } = await import('../../src/experiments/verdict.js');
+  const { compareNotWorse } = await import('../../packages/keel-cli/src/experiments/verdict.js');
   assert.equal(compareNotWorse({ ...base, favoured: [0.85, 0.852, 0.849], other: [0.851, 0.85, 0.85] }).verdict, 'supported');
   assert.equal(compareNotWorse({ ...base, favoured: [0.80, 0.79, 0.81], other: [0.85, 0.86, 0.85] }).verdict, 'not supported');
   assert.equal(compareNotWorse({ ...base, favoured: [0.84, 0.80, 0.86], other: [0.85, 0.85, 0.85] }).verdict, 'mixed');

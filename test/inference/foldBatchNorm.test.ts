@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
 import { maxAbsDiff, randomInputs, randomizeBatchNorm, seedModel, type Variant } from '../io/helpers.js';
 import { backendsUnderTest } from '../helpers.js';
 
@@ -52,12 +52,12 @@ test('the weight formulas: BN after Dense and BN before Dense equal the two step
     v.map((vj, j) => (p.gamma[j] * (vj - p.movingMean[j])) / Math.sqrt(p.movingVariance[j] + p.epsilon) + p.beta[j]);
   const denseApply = (v: number[], k: ArrayLike<number>, b: ArrayLike<number> | null) =>
     [0, 1].map((j) => v.reduce((s, vi, i) => s + vi * k[i * 2 + j], b ? b[j] : 0));
-  const f1 = keel.foldBatchNormAfterDense(dense, after);
+  const f1 = keel.inference.foldBatchNormAfterDense(dense, after);
   assert.ok(maxAbsDiff(denseApply(x, f1.kernel, f1.bias), bnApply(denseApply(x, dense.kernel, dense.bias), after)) < 1e-5);
-  const f2 = keel.foldBatchNormBeforeDense(dense, before);
+  const f2 = keel.inference.foldBatchNormBeforeDense(dense, before);
   assert.ok(maxAbsDiff(denseApply(x, f2.kernel, f2.bias), denseApply(bnApply(x, before), dense.kernel, dense.bias)) < 1e-5);
   // A Dense without bias gets one.
-  const f3 = keel.foldBatchNormAfterDense({ ...dense, bias: null }, after);
+  const f3 = keel.inference.foldBatchNormAfterDense({ ...dense, bias: null }, after);
   assert.ok(maxAbsDiff(denseApply(x, f3.kernel, f3.bias), bnApply(denseApply(x, dense.kernel, null), after)) < 1e-5);
 });
 

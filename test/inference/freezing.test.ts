@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { Random } from '../../packages/keel/src/core/random.js';
 import { randomInputs, randomizeBatchNorm, seedModel } from '../io/helpers.js';
 
 test('a frozen BN keeps γ, β and its moving statistics through fit; an unfrozen one moves', async () => {

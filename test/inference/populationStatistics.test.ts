@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as keel from '../../src/node/index.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { Random } from '../../packages/keel/src/core/random.js';
 import { randomInputs, randomizeBatchNorm, seedModel } from '../io/helpers.js';
 import { backendsUnderTest } from '../helpers.js';
 
@@ -104,7 +104,7 @@ test('on the seed model: progress is reported, and inference on the data then se
   const model = seedModel('seed', [28, 28], [30, 20]);
   randomizeBatchNorm(model, 9);
   const x = randomInputs(500, [28, 28], 13);
-  const seen: keel.RecomputeProgress[] = [];
+  const seen: keel.inference.RecomputeProgress[] = [];
   await keel.recomputeBatchNormStatistics(model, x, { batchSize: 128, onProgress: (p) => seen.push(p) });
   assert.equal(seen.length, 3 * 4);
   assert.deepEqual(seen.at(-1), { layer: model.layers[5].name, layerIndex: 2, layers: 3, examplesDone: 500, examples: 500 });

@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { Random } from '../../packages/keel/src/core/random.js';
 import { randomizeBatchNorm, seedModel } from './helpers.js';
 
 const base = seedModel('seed-before', [3, 4], [5, 4]);
 randomizeBatchNorm(base, 1);
-let artifacts: keel.ModelArtifacts;
-await base.save(keel.withSaveHandler(async (a) => { artifacts = a; }));
+let artifacts: keel.io.ModelArtifacts;
+await base.save(keel.io.withSaveHandler(async (a) => { artifacts = a; }));
 const baseJSON = JSON.stringify(keel.io.artifactsToModelJSON(artifacts!));
 const baseWeights = keel.io.weightBytes(artifacts!.weightData);
 
@@ -89,7 +89,7 @@ function mutateWeights(random: Random): Uint8Array {
 function attempt(text: string, weights: Uint8Array): string {
   try {
     const { artifacts: parsed } = keel.io.parseModelJSON(text);
-    const model = keel.artifactsToModel({ ...parsed, weightData: weights.slice().buffer });
+    const model = keel.io.artifactsToModel({ ...parsed, weightData: weights.slice().buffer });
     const size = model.inputShape.reduce((a, b) => a * b, 1);
     if (size <= 100_000) model.predict(keel.zeros([2, ...model.inputShape]));
     return 'model';

@@ -1,6 +1,6 @@
 /** Models and data shared by the io and inference tests: the chapter's two batch-normalized models. */
-import * as keel from '../../src/node/index.js';
-import { Random } from '../../src/core/random.js';
+import * as keel from 'keel';
+import { Random } from '../../packages/keel/src/core/random.js';
 
 export type Variant = 'seed' | 'seed-before';
 

@@ -8,22 +8,22 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
 import { seedModel } from './helpers.js';
 
 const model = seedModel('seed-before', [4, 4], [6, 5]);
-let artifacts: keel.ModelArtifacts;
-await model.save(keel.withSaveHandler(async (a) => { artifacts = a; }));
-const modelJSON = () => JSON.parse(JSON.stringify(keel.io.artifactsToModelJSON(artifacts))) as keel.ModelJSON & Record<string, unknown>;
+let artifacts: keel.io.ModelArtifacts;
+await model.save(keel.io.withSaveHandler(async (a) => { artifacts = a; }));
+const modelJSON = () => JSON.parse(JSON.stringify(keel.io.artifactsToModelJSON(artifacts))) as keel.io.ModelJSON & Record<string, unknown>;
 const weights = () => keel.io.weightBytes(artifacts.weightData);
 
 /** Loads a model.json document and weight bytes through the in-memory path. */
 function load(json: unknown, data: Uint8Array = weights()): keel.Sequential {
   const { artifacts: parsed } = keel.io.parseModelJSON(typeof json === 'string' ? json : JSON.stringify(json));
-  return keel.artifactsToModel({ ...parsed, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer });
+  return keel.io.artifactsToModel({ ...parsed, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer });
 }
 
-type Mutate = (j: keel.ModelJSON & Record<string, any>) => void;
+type Mutate = (j: keel.io.ModelJSON & Record<string, any>) => void;
 const layersOf = (j: any) => j.modelTopology.config.layers;
 const specsOf = (j: any) => j.weightsManifest[0].weights;
 
@@ -133,8 +133,8 @@ test('weight data split into several buffers (as TF.js 4.x may give it) loads as
   const data = weights();
   const { artifacts: parsed } = keel.io.parseModelJSON(JSON.stringify(modelJSON()));
   const split = [data.slice(0, 10).buffer, data.slice(10).buffer] as ArrayBuffer[];
-  assert.equal(keel.artifactsToModel({ ...parsed, weightData: split }).countParams(), model.countParams());
-  assert.throws(() => keel.artifactsToModel({ ...parsed, weightData: 'abc' as never }), { name: 'ModelFormatError', message: /expected an ArrayBuffer/ });
+  assert.equal(keel.io.artifactsToModel({ ...parsed, weightData: split }).countParams(), model.countParams());
+  assert.throws(() => keel.io.artifactsToModel({ ...parsed, weightData: 'abc' as never }), { name: 'ModelFormatError', message: /expected an ArrayBuffer/ });
 });
 
 test('deeply nested values anywhere give a typed error, not a stack overflow', () => {
@@ -158,7 +158,7 @@ test('deeply nested values anywhere give a typed error, not a stack overflow', (
   // Artifacts given in memory are checked as thoroughly as model.json.
   const { artifacts: parsed } = keel.io.parseModelJSON(text);
   for (const weightSpecs of [null, [{ name: 'x', shape: 'no', dtype: 'float32' }], [{ shape: [1], dtype: 'float32' }], [7]]) {
-    assert.throws(() => keel.artifactsToModel({ ...parsed, weightSpecs: weightSpecs as never, weightData: weights().buffer as ArrayBuffer }),
+    assert.throws(() => keel.io.artifactsToModel({ ...parsed, weightSpecs: weightSpecs as never, weightData: weights().buffer as ArrayBuffer }),
       { name: 'ModelFormatError' });
   }
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { link, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
 import { randomInputs, randomizeBatchNorm, seedModel, type Variant } from './helpers.js';
 import { backendsUnderTest } from '../helpers.js';
 
@@ -132,7 +132,7 @@ test('a save that fails midway leaves the previous model loadable', () =>
 test('bad destinations and sources say what was expected', async () => {
   const model = seedModel('seed', [4, 4], [6, 5]);
   await assert.rejects(model.save('ftp://host/x'), { name: 'ValueError', message: /known scheme \(file:\/\/\).*Example: 'file:\/\/\.\/my-model'/ });
-  await assert.rejects(model.save({} as keel.IOHandler), { name: 'ValueError', message: /IOHandler with a save\(\) method/ });
+  await assert.rejects(model.save({} as keel.io.IOHandler), { name: 'ValueError', message: /IOHandler with a save\(\) method/ });
   await assert.rejects(keel.loadLayersModel('file:///nonexistent-keel-dir/model.json'), { name: 'ValueError', message: /no model file at/ });
 });
 
@@ -152,13 +152,13 @@ test('reads the layout of tensorflowjs_converter output for Keras 2 (model_confi
     ] } },
     training_config: { loss: 'sparse_categorical_crossentropy' },
   };
-  const specs: keel.WeightSpec[] = [
+  const specs: keel.io.WeightSpec[] = [
     { name: 'bn/gamma', shape: [4], dtype: 'float32' }, { name: 'bn/beta', shape: [4], dtype: 'float32' },
     { name: 'bn/moving_mean', shape: [4], dtype: 'float32' }, { name: 'bn/moving_variance', shape: [4], dtype: 'float32' },
     { name: 'dense/kernel', shape: [4, 2], dtype: 'float32' }, { name: 'dense/bias', shape: [2], dtype: 'float32' },
   ];
   const values = Float32Array.from({ length: 26 }, (_, i) => 0.5 + i / 10);
-  const model = await keel.loadLayersModel(keel.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: values.buffer }));
+  const model = await keel.loadLayersModel(keel.io.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: values.buffer }));
   assert.deepEqual(model.layers.map((l) => l.getClassName()), ['Flatten', 'BatchNormalization', 'Dense']);
   assert.deepEqual(model.inputShape, [2, 2]);
   const dense = model.layers[2] as keel.layers.Dense;

