@@ -23,6 +23,14 @@ export class StateError extends KeelError {}
 /** Training diverged: the loss became NaN or infinite. */
 export class NonFiniteLossError extends KeelError {}
 
+/**
+ * A model file that cannot be read: malformed JSON, a manifest that disagrees with the topology,
+ * truncated or oversized weights, unknown layer classes, paths leaving the model's folder...
+ * Loading never returns a half-built model: it throws this (or another KeelError) instead.
+ * Defined here, below layers and io, because layers validate configs and io validates files.
+ */
+export class ModelFormatError extends ValueError {}
+
 /** Formats a shape the way Keras prints it: `[32,784]`. */
 export function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? 'null' : String(d))).join(',')}]`;

@@ -1,8 +1,5 @@
-import { ValueError } from '../core/errors.js';
-
 /**
- * A model file that cannot be read: malformed JSON, a manifest that disagrees with the topology,
- * truncated or oversized weights, unknown layer classes, paths leaving the model's folder...
- * Loading never returns a half-built model: it throws this (or another KeelError) instead.
+ * io's errors. ModelFormatError is defined in core/errors.ts, because layers (which io sits above)
+ * throw it too when they read a layer config; it is re-exported here for io's readers.
  */
-export class ModelFormatError extends ValueError {}
+export { ModelFormatError } from '../core/errors.js';
