@@ -1,5 +1,6 @@
 /** Shared test utilities. */
-import { listBackends } from 'keel';
+import { test, type TestContext, type TestOptions } from 'node:test';
+import { getBackend, listBackends, setBackend } from 'keel';
 
 /**
  * The backends every backend-sensitive test runs on. Fast backends are checked against the
@@ -7,6 +8,36 @@ import { listBackends } from 'keel';
  */
 export function backendsUnderTest(): string[] {
   return listBackends();
+}
+
+/**
+ * Runs `fn` with backend `name` active, then makes the backend that was active before active again,
+ * also when `fn` throws or its promise rejects, so that one test's backend never leaks into the next.
+ */
+export function withBackend<T>(name: string, fn: () => T): T {
+  const previous = getBackend();
+  setBackend(name);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    setBackend(previous);
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => setBackend(previous)) as T;
+  setBackend(previous);
+  return result;
+}
+
+/** One test per backend, named `${title} (${backend})`, each run inside `withBackend`. */
+export function testOnEveryBackend(
+  title: string,
+  fn: (backendName: string, t: TestContext) => void | Promise<void>,
+  options: TestOptions = {},
+): void {
+  for (const backendName of backendsUnderTest()) {
+    test(`${title} (${backendName})`, options, (t) => withBackend(backendName, () => fn(backendName, t)));
+  }
 }
 
 /** Max |a − b| / max(1, |b|) over two arrays of equal length. */

@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import * as keel from 'keel';
 import { Random } from '../packages/keel/src/core/random.js';
 import { batchBounds } from '../packages/keel/src/models/sequential.js';
-import { backendsUnderTest, maxRelDiff } from './helpers.js';
+import { backendsUnderTest, maxRelDiff, testOnEveryBackend, withBackend } from './helpers.js';
 
 function randomData(seed: number, rows: number, cols: number, offset = 0, scale = 1): Float32Array {
   const r = new Random(seed);
@@ -38,43 +38,57 @@ function seedLikeModel(activation = 'relu') {
   ] });
 }
 
-for (const backendName of backendsUnderTest()) {
-  test(`BN training output has per-feature mean ≈ 0 and std ≈ 1 (${backendName})`, () => {
-    keel.setBackend(backendName);
-    const bn = keel.layers.batchNormalization();
-    const rows = 64;
-    const cols = 7;
-    // Large offsets and scales: raw-pixel-like features must come out standardized too.
-    const x = keel.tensor(randomData(1, rows, cols, 120, 40), [rows, cols]);
-    const y = bn.apply(x, { training: true }).dataSync();
-    for (let c = 0; c < cols; c++) {
-      let mean = 0;
-      for (let r = 0; r < rows; r++) mean += y[r * cols + c] / rows;
-      let variance = 0;
-      for (let r = 0; r < rows; r++) variance += (y[r * cols + c] - mean) ** 2 / rows;
-      assert.ok(Math.abs(mean) < 1e-4, `feature ${c}: mean ${mean}`);
-      // ε inside the square root shrinks the std slightly: σ/sqrt(σ² + ε).
-      assert.ok(Math.abs(Math.sqrt(variance) - 1) < 1e-3, `feature ${c}: std ${Math.sqrt(variance)}`);
-    }
-    keel.setBackend('js');
-  });
-
-  test(`momentum 0: inference right after a training step equals the training output (${backendName})`, () => {
-    keel.setBackend(backendName);
-    const bn = keel.layers.batchNormalization({
-      momentum: 0,
-      gammaInitializer: keel.initializers.randomNormal({ mean: 1, stddev: 0.5, seed: 2 }),
-      betaInitializer: keel.initializers.randomNormal({ stddev: 1, seed: 3 }),
+const otherBackend = backendsUnderTest().find((name) => name !== keel.getBackend());
+test('withBackend activates a backend and restores the previous one when its function returns, throws or rejects',
+  { skip: otherBackend === undefined && 'only one backend is registered' }, async () => {
+    const before = keel.getBackend();
+    const other = otherBackend!;
+    assert.equal(withBackend(other, () => keel.getBackend()), other);
+    assert.equal(keel.getBackend(), before);
+    assert.throws(() => withBackend(other, () => { throw new Error('thrown'); }), /thrown/);
+    assert.equal(keel.getBackend(), before);
+    const rejected = withBackend(other, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.equal(keel.getBackend(), other, 'the backend stays active until the promise settles');
+      throw new Error('rejected');
     });
-    const x = keel.tensor(randomData(4, 16, 5, 3, 2), [16, 5]);
-    const train = bn.apply(x, { training: true }).dataSync();
-    const infer = bn.apply(x, { training: false }).dataSync();
-    for (let i = 0; i < train.length; i++) assert.ok(Math.abs(train[i] - infer[i]) < 1e-4, `${i}: ${train[i]} vs ${infer[i]}`);
-    keel.setBackend('js');
+    await assert.rejects(rejected, /rejected/);
+    assert.equal(keel.getBackend(), before);
+    assert.equal(await withBackend(other, async () => withBackend(before, () => keel.getBackend())), before);
+    assert.equal(keel.getBackend(), before);
   });
-}
 
-test('moving statistics follow moving·momentum + batch·(1 − momentum), with the biased variance', () => {
+testOnEveryBackend('BN training output has per-feature mean ≈ 0 and std ≈ 1', () => {
+  const bn = keel.layers.batchNormalization();
+  const rows = 64;
+  const cols = 7;
+  // Large offsets and scales: raw-pixel-like features must come out standardized too.
+  const x = keel.tensor(randomData(1, rows, cols, 120, 40), [rows, cols]);
+  const y = bn.apply(x, { training: true }).dataSync();
+  for (let c = 0; c < cols; c++) {
+    let mean = 0;
+    for (let r = 0; r < rows; r++) mean += y[r * cols + c] / rows;
+    let variance = 0;
+    for (let r = 0; r < rows; r++) variance += (y[r * cols + c] - mean) ** 2 / rows;
+    assert.ok(Math.abs(mean) < 1e-4, `feature ${c}: mean ${mean}`);
+    // ε inside the square root shrinks the std slightly: σ/sqrt(σ² + ε).
+    assert.ok(Math.abs(Math.sqrt(variance) - 1) < 1e-3, `feature ${c}: std ${Math.sqrt(variance)}`);
+  }
+});
+
+testOnEveryBackend('momentum 0: inference right after a training step equals the training output', () => {
+  const bn = keel.layers.batchNormalization({
+    momentum: 0,
+    gammaInitializer: keel.initializers.randomNormal({ mean: 1, stddev: 0.5, seed: 2 }),
+    betaInitializer: keel.initializers.randomNormal({ stddev: 1, seed: 3 }),
+  });
+  const x = keel.tensor(randomData(4, 16, 5, 3, 2), [16, 5]);
+  const train = bn.apply(x, { training: true }).dataSync();
+  const infer = bn.apply(x, { training: false }).dataSync();
+  for (let i = 0; i < train.length; i++) assert.ok(Math.abs(train[i] - infer[i]) < 1e-4, `${i}: ${train[i]} vs ${infer[i]}`);
+});
+
+testOnEveryBackend('moving statistics follow moving·momentum + batch·(1 − momentum), with the biased variance', () => {
   const momentum = 0.9;
   const bn = keel.layers.batchNormalization({
     momentum,
@@ -99,7 +113,7 @@ test('moving statistics follow moving·momentum + batch·(1 − momentum), with 
   assert.deepEqual(bn.getWeights()[2].dataSync(), movingMean);
 });
 
-test('inference uses the moving statistics: y = γ(x − μ)/sqrt(σ² + ε) + β (ε inside the root)', () => {
+testOnEveryBackend('inference uses the moving statistics: y = γ(x − μ)/sqrt(σ² + ε) + β (ε inside the root)', () => {
   const bn = keel.layers.batchNormalization({
     epsilon: 0.5,
     gammaInitializer: keel.initializers.constant({ value: 2 }),
@@ -112,7 +126,7 @@ test('inference uses the moving statistics: y = γ(x − μ)/sqrt(σ² + ε) + �
   assert.ok(Math.abs(y[0] - expect(4)) < 1e-6 && Math.abs(y[1] - expect(5)) < 1e-6);
 });
 
-test('the same seed gives the same weights, shuffles and training run', async () => {
+testOnEveryBackend('the same seed gives the same weights, shuffles and training run', async () => {
   const run = async () => {
     keel.setRandomSeed(42);
     const model = seedLikeModel();
@@ -129,7 +143,7 @@ test('the same seed gives the same weights, shuffles and training run', async ()
   assert.notDeepEqual(Array.from(other), a.weights[2]);
 });
 
-test('the seed architecture learns a synthetic classification task (loss goes down, accuracy up)', async () => {
+testOnEveryBackend('the seed architecture learns a synthetic classification task (loss goes down, accuracy up)', async (backendName) => {
   keel.setRandomSeed(7);
   const model = seedLikeModel();
   model.compile({ optimizer: keel.optimizers.sgd({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
@@ -142,31 +156,28 @@ test('the seed architecture learns a synthetic classification task (loss goes do
   const [loss, accuracy] = (model.evaluate(valid.x, valid.y) as keel.Tensor[]).map((t) => t.dataSync()[0]);
   assert.ok(Math.abs(loss - history.val_loss[4]) < 1e-5, `evaluate loss ${loss} vs ${history.val_loss[4]}`);
   assert.ok(Math.abs(accuracy - history.val_accuracy[4]) < 1e-6, `evaluate accuracy ${accuracy} vs ${history.val_accuracy[4]}`);
-  // One instance at a time predicts exactly as in a batch.
+  // One instance at a time predicts as in a batch: exactly on the reference backend, up to float32
+  // rounding on wasm, which sums a lone row with another micro-kernel than rows in whole panels.
   const batch = model.predict(valid.x).dataSync();
   const single = model.predict(keel.tensor(valid.x.dataSync().subarray(20, 40), [1, 20])).dataSync();
-  assert.deepEqual(Array.from(single), Array.from(batch.subarray(10, 20)));
+  if (backendName === 'js') assert.deepEqual(Array.from(single), Array.from(batch.subarray(10, 20)));
+  assert.ok(maxRelDiff(single, batch.subarray(10, 20)) < 1e-6, `single vs batch: ${maxRelDiff(single, batch.subarray(10, 20))}`);
 });
 
-test('predict gives the same rows (to rounding) whatever the batch size, and never writes into its input', () => {
-  const active = keel.getBackend();
-  for (const be of backendsUnderTest()) {
-    keel.setBackend(be);
-    keel.setRandomSeed(5);
-    const model = seedLikeModel();
-    const { x } = blobs(3, 70);
-    const before = Array.from(x.dataSync());
-    const byBatches = model.predict(x, { batchSize: 32 }).dataSync();
-    const whole = model.predict(x, { batchSize: 70 }).dataSync(); // one batch: x itself goes through
-    // Equal up to float32 rounding: a row's dot products may sum in another order on wasm, where
-    // rows in whole 6-row panels and leftover rows take different micro-kernels.
-    assert.ok(maxRelDiff(whole, byBatches) < 1e-6, `${be}: ${maxRelDiff(whole, byBatches)}`);
-    assert.deepEqual(Array.from(x.dataSync()), before, `${be}: predict changed its input`);
-  }
-  keel.setBackend(active);
+testOnEveryBackend('predict gives the same rows (to rounding) whatever the batch size, and never writes into its input', () => {
+  keel.setRandomSeed(5);
+  const model = seedLikeModel();
+  const { x } = blobs(3, 70);
+  const before = Array.from(x.dataSync());
+  const byBatches = model.predict(x, { batchSize: 32 }).dataSync();
+  const whole = model.predict(x, { batchSize: 70 }).dataSync(); // one batch: x itself goes through
+  // Equal up to float32 rounding: a row's dot products may sum in another order on wasm, where
+  // rows in whole 6-row panels and leftover rows take different micro-kernels.
+  assert.ok(maxRelDiff(whole, byBatches) < 1e-6, `${maxRelDiff(whole, byBatches)}`);
+  assert.deepEqual(Array.from(x.dataSync()), before, 'predict changed its input');
 });
 
-test('validationSplit holds out the last fraction, before shuffling (as Keras)', async () => {
+testOnEveryBackend('validationSplit holds out the last fraction, before shuffling (as Keras)', async () => {
   keel.setRandomSeed(1);
   const model = seedLikeModel();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
@@ -188,7 +199,7 @@ test('a last batch of one example is merged into the previous batch (BN cannot t
   assert.deepEqual(batchBounds(34, 32), [[0, 32], [32, 34]]);
 });
 
-test('initializers follow Keras: heNormal std after truncation is sqrt(2/fanIn), within 2 std', () => {
+testOnEveryBackend('initializers follow Keras: heNormal std after truncation is sqrt(2/fanIn), within 2 std', () => {
   const fanIn = 400;
   const w = keel.initializers.heNormal({ seed: 1 }).apply([fanIn, 300]).dataSync();
   const target = Math.sqrt(2 / fanIn);
@@ -227,27 +238,23 @@ function retainedBytes(): number {
   return m.arrayBuffers + m.heapUsed;
 }
 
-for (const backendName of backendsUnderTest()) {
-  test(`memory stays flat over a long fit and 100,000 predict calls (${backendName})`, async () => {
-    keel.setBackend(backendName);
-    keel.setRandomSeed(3);
-    const model = seedLikeModel();
-    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    const { x, y } = blobs(9, 330); // 330 = 10 batches of 32 and a last one of 10
-    await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, validationData: [x, y] });
-    const one = keel.tensor(x.dataSync().subarray(0, 20), [1, 20]);
-    for (let i = 0; i < 1000; i++) model.predict(one);
-    const before = retainedBytes();
-    await model.fit(x, y, { epochs: 30, batchSize: 32, verbose: 0, validationData: [x, y] });
-    for (let i = 0; i < 100_000; i++) model.predict(one);
-    const after = retainedBytes();
-    // 30 epochs allocate ~100 MB of batches if buffers were not reused; 100,000 predictions ~50 MB.
-    assert.ok(after - before < 2_000_000, `retained memory grew by ${after - before} bytes`);
-    keel.setBackend('js');
-  });
-}
+testOnEveryBackend('memory stays flat over a long fit and 100,000 predict calls', async () => {
+  keel.setRandomSeed(3);
+  const model = seedLikeModel();
+  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const { x, y } = blobs(9, 330); // 330 = 10 batches of 32 and a last one of 10
+  await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, validationData: [x, y] });
+  const one = keel.tensor(x.dataSync().subarray(0, 20), [1, 20]);
+  for (let i = 0; i < 1000; i++) model.predict(one);
+  const before = retainedBytes();
+  await model.fit(x, y, { epochs: 30, batchSize: 32, verbose: 0, validationData: [x, y] });
+  for (let i = 0; i < 100_000; i++) model.predict(one);
+  const after = retainedBytes();
+  // 30 epochs allocate ~100 MB of batches if buffers were not reused; 100,000 predictions ~50 MB.
+  assert.ok(after - before < 2_000_000, `retained memory grew by ${after - before} bytes`);
+});
 
-test('the seed model itself (28×28 → 300 → 100 → 10 with BN) lowers its loss on a synthetic task', async () => {
+testOnEveryBackend('the seed model itself (28×28 → 300 → 100 → 10 with BN) lowers its loss on a synthetic task', async () => {
   keel.setRandomSeed(5);
   // The summary test and the quickstart spell this model out layer by layer; here the zoo builds it.
   const model = keel.zoo.buildModel('seed', { kernelInitializer: 'heNormal' });
@@ -266,20 +273,16 @@ test('the seed model itself (28×28 → 300 → 100 → 10 with BN) lowers its l
   assert.ok(history.accuracy[2] > history.accuracy[0], `accuracy ${history.accuracy}`);
 });
 
-for (const backendName of backendsUnderTest()) {
-  test(`dispose gives storage back at once and later use is refused (${backendName})`, () => {
-    keel.setBackend(backendName);
-    const model = seedLikeModel();
-    const x = keel.tensor(new Float32Array(20 * 4), [4, 20]);
-    const p = model.predict(x);
-    p.dispose();
-    p.dispose(); // twice is harmless
-    assert.throws(() => p.dataSync(), /was disposed/);
-    x.dispose();
-    assert.throws(() => model.predict(x), /predict: x was disposed/);
-    // Storage given back is reused: many predict/dispose rounds need no new memory.
-    const y = keel.tensor(new Float32Array(20 * 64), [64, 20]);
-    for (let i = 0; i < 2000; i++) model.predict(y).dispose();
-    keel.setBackend('js');
-  });
-}
+testOnEveryBackend('dispose gives storage back at once and later use is refused', () => {
+  const model = seedLikeModel();
+  const x = keel.tensor(new Float32Array(20 * 4), [4, 20]);
+  const p = model.predict(x);
+  p.dispose();
+  p.dispose(); // twice is harmless
+  assert.throws(() => p.dataSync(), /was disposed/);
+  x.dispose();
+  assert.throws(() => model.predict(x), /predict: x was disposed/);
+  // Storage given back is reused: many predict/dispose rounds need no new memory.
+  const y = keel.tensor(new Float32Array(20 * 64), [64, 20]);
+  for (let i = 0; i < 2000; i++) model.predict(y).dispose();
+});

@@ -3,12 +3,11 @@
  * models with the same weights, and Keel must agree on the loss, every updated weight, the moving
  * statistics after one training step, and predictions.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as keel from 'keel';
 import { Random } from '../packages/keel/src/core/random.js';
-import { backendsUnderTest } from './helpers.js';
+import { testOnEveryBackend } from './helpers.js';
 
 await tf.setBackend('cpu');
 
@@ -66,68 +65,64 @@ function data(random: Random, n: number): { x: Float32Array; y: Int32Array } {
   return { x, y };
 }
 
-for (const backendName of backendsUnderTest()) {
-  for (const variant of ['seed', 'seed-before'] as Variant[]) {
-    test(`TF.js agrees on one SGD trainOnBatch of the ${variant} model (${backendName} backend)`, async () => {
-      keel.setBackend(backendName);
-      keel.setRandomSeed(123);
-      const model = keelModel(variant, [28, 28]);
-      const reference = tfModel(variant, [28, 28]);
-      const initial = model.getWeights();
-      // Non-trivial γ, β and moving statistics, so that a swapped or ignored weight shows up.
-      const random = new Random(7);
-      const weights = initial.map((w, i) => {
-        const name = model.weights[i].shortName;
-        const v = w.dataSync();
-        if (name === 'gamma') v.forEach((_, j) => (v[j] = 1 + 0.2 * random.normal()));
-        if (name === 'beta' || name === 'bias') v.forEach((_, j) => (v[j] = 0.1 * random.normal()));
-        if (name === 'moving_mean') v.forEach((_, j) => (v[j] = 0.3 * random.normal()));
-        if (name === 'moving_variance') v.forEach((_, j) => (v[j] = 0.5 + random.next()));
-        return keel.tensor(v, w.shape);
-      });
-      model.setWeights(weights);
-      reference.setWeights(weights.map((w) => tf.tensor(w.dataSync(), [...w.shape])));
-      const names = model.weights.map((v) => v.name);
-      assert.deepEqual(reference.getWeights().map((w) => w.shape), model.getWeights().map((w) => [...w.shape]));
-
-      const learningRate = 0.05;
-      model.compile({ optimizer: keel.optimizers.sgd({ learningRate }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-      reference.compile({ optimizer: tf.train.sgd(learningRate), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-
-      const { x, y } = data(new Random(99), 32);
-      const [keelLoss, keelAcc] = (await model.trainOnBatch(keel.tensor(x, [32, 28, 28]), keel.tensor(y))) as number[];
-      const [tfLoss, tfAcc] = (await reference.trainOnBatch(tf.tensor(x, [32, 28, 28]), tf.tensor(Float32Array.from(y)))) as number[];
-      assert.ok(Math.abs(keelLoss - tfLoss) / tfLoss < 1e-4, `loss: keel ${keelLoss} vs TF.js ${tfLoss}`);
-      assert.equal(keelAcc, tfAcc);
-
-      const after = model.getWeights();
-      const tfAfter = reference.getWeights();
-      after.forEach((w, i) => {
-        const expected = tfAfter[i].dataSync();
-        const got = w.dataSync();
-        const before = weights[i].dataSync();
-        assert.ok(relErr(got, expected) < 1e-4, `${names[i]}: relative error ${relErr(got, expected)}`);
-        // The step itself (new − old) must agree too, not only the weights it barely moves.
-        const stepKeel = got.map((v, j) => v - before[j]);
-        const stepTf = expected.map((v, j) => v - before[j]);
-        // Steps at float32 noise level carry no signal: e.g. the input BN's β in seed-before, whose
-        // exact gradient is 0 because the next BN removes any shift of the Dense's output.
-        if (stepTf.some((v) => Math.abs(v) > 1e-6)) {
-          assert.ok(relErr(stepKeel, stepTf) < 2e-3, `${names[i]} update: relative error ${relErr(stepKeel, stepTf)}`);
-        }
-      });
-
-      // Inference on one instance uses the moving statistics; both must agree.
-      const one = x.subarray(0, 784);
-      const p = model.predict(keel.tensor(one, [1, 28, 28])).dataSync();
-      const q = (reference.predict(tf.tensor(one, [1, 28, 28])) as tf.Tensor).dataSync();
-      assert.ok(relErr(p, q) < 1e-4, `predict: relative error ${relErr(p, q)}`);
-      keel.setBackend('js');
+for (const variant of ['seed', 'seed-before'] as Variant[]) {
+  testOnEveryBackend(`TF.js agrees on one SGD trainOnBatch of the ${variant} model`, async () => {
+    keel.setRandomSeed(123);
+    const model = keelModel(variant, [28, 28]);
+    const reference = tfModel(variant, [28, 28]);
+    const initial = model.getWeights();
+    // Non-trivial γ, β and moving statistics, so that a swapped or ignored weight shows up.
+    const random = new Random(7);
+    const weights = initial.map((w, i) => {
+      const name = model.weights[i].shortName;
+      const v = w.dataSync();
+      if (name === 'gamma') v.forEach((_, j) => (v[j] = 1 + 0.2 * random.normal()));
+      if (name === 'beta' || name === 'bias') v.forEach((_, j) => (v[j] = 0.1 * random.normal()));
+      if (name === 'moving_mean') v.forEach((_, j) => (v[j] = 0.3 * random.normal()));
+      if (name === 'moving_variance') v.forEach((_, j) => (v[j] = 0.5 + random.next()));
+      return keel.tensor(v, w.shape);
     });
-  }
+    model.setWeights(weights);
+    reference.setWeights(weights.map((w) => tf.tensor(w.dataSync(), [...w.shape])));
+    const names = model.weights.map((v) => v.name);
+    assert.deepEqual(reference.getWeights().map((w) => w.shape), model.getWeights().map((w) => [...w.shape]));
+
+    const learningRate = 0.05;
+    model.compile({ optimizer: keel.optimizers.sgd({ learningRate }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    reference.compile({ optimizer: tf.train.sgd(learningRate), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+
+    const { x, y } = data(new Random(99), 32);
+    const [keelLoss, keelAcc] = (await model.trainOnBatch(keel.tensor(x, [32, 28, 28]), keel.tensor(y))) as number[];
+    const [tfLoss, tfAcc] = (await reference.trainOnBatch(tf.tensor(x, [32, 28, 28]), tf.tensor(Float32Array.from(y)))) as number[];
+    assert.ok(Math.abs(keelLoss - tfLoss) / tfLoss < 1e-4, `loss: keel ${keelLoss} vs TF.js ${tfLoss}`);
+    assert.equal(keelAcc, tfAcc);
+
+    const after = model.getWeights();
+    const tfAfter = reference.getWeights();
+    after.forEach((w, i) => {
+      const expected = tfAfter[i].dataSync();
+      const got = w.dataSync();
+      const before = weights[i].dataSync();
+      assert.ok(relErr(got, expected) < 1e-4, `${names[i]}: relative error ${relErr(got, expected)}`);
+      // The step itself (new − old) must agree too, not only the weights it barely moves.
+      const stepKeel = got.map((v, j) => v - before[j]);
+      const stepTf = expected.map((v, j) => v - before[j]);
+      // Steps at float32 noise level carry no signal: e.g. the input BN's β in seed-before, whose
+      // exact gradient is 0 because the next BN removes any shift of the Dense's output.
+      if (stepTf.some((v) => Math.abs(v) > 1e-6)) {
+        assert.ok(relErr(stepKeel, stepTf) < 2e-3, `${names[i]} update: relative error ${relErr(stepKeel, stepTf)}`);
+      }
+    });
+
+    // Inference on one instance uses the moving statistics; both must agree.
+    const one = x.subarray(0, 784);
+    const p = model.predict(keel.tensor(one, [1, 28, 28])).dataSync();
+    const q = (reference.predict(tf.tensor(one, [1, 28, 28])) as tf.Tensor).dataSync();
+    assert.ok(relErr(p, q) < 1e-4, `predict: relative error ${relErr(p, q)}`);
+  });
 }
 
-test('TF.js agrees on every activation of a Dense layer (forward)', () => {
+testOnEveryBackend('TF.js agrees on every activation of a Dense layer (forward)', () => {
   const random = new Random(3);
   const x = new Float32Array(4 * 6).map(() => random.normal() * 2);
   for (const activation of keel.ACTIVATIONS) {
@@ -144,7 +139,7 @@ test('TF.js agrees on every activation of a Dense layer (forward)', () => {
   }
 });
 
-test('leakyRelu uses slope 0.2 (Keras 3), checked against TF.js leakyRelu(alpha=0.2)', () => {
+testOnEveryBackend('leakyRelu uses slope 0.2 (Keras 3), checked against TF.js leakyRelu(alpha=0.2)', () => {
   const layer = keel.layers.activation({ activation: 'leakyRelu' });
   const x = [-3, -0.5, 0, 0.5, 3];
   const got = layer.apply(keel.tensor(x, [1, 5])).dataSync();
