@@ -24,7 +24,7 @@ import type { Layer } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
 import { Activation, Dropout, Flatten } from '../layers/simple.js';
-import { buildLayer, layerToJSON, parseLayer, type LayerPlan } from '../io/layerConfig.js';
+import { buildLayer, layerToJSON, parseLayer, type LayerPlan } from '../layers/serialization.js';
 import { foldBatchNormAfterDense, foldBatchNormBeforeDense, type BatchNormParameters } from './foldWeights.js';
 
 export interface FoldResult {

@@ -8,12 +8,11 @@
 import { Sequential } from '../models/sequential.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
-import { KeelError } from '../core/errors.js';
+import { KeelError, formatShape } from '../core/errors.js';
 import { wrap } from '../ops/tensor.js';
 import { ModelFormatError } from './errors.js';
-import {
-  buildLayer, describe, layerToJSON, object, parseLayer, planOutputShape, planWeights, positiveInteger, string, type LayerPlan,
-} from './layerConfig.js';
+import { buildLayer, layerToJSON, parseLayer, planOutputShape, planWeights, type LayerPlan } from '../layers/serialization.js';
+import { describe, object, positiveInteger, string } from '../layers/serializationChecks.js';
 import type { ModelArtifacts, ModelJSON, WeightSpec } from './types.js';
 
 export const GENERATED_BY = 'Keel 0.1.0';
@@ -265,7 +264,14 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
     throw e;
   }
   const tensors: Tensor[] = model.weights.map((v) => {
-    const src = byName.get(v.name)!;
+    const src = byName.get(v.name);
+    // Only a registered layer class whose `weights` disagrees with what its `create` builds gets here.
+    if (!src || src.length !== v.value.size) {
+      throw new KeelError(
+        `loadLayersModel: layer weight '${v.name}' ${formatShape(v.shape)} is not among the weights its layer class's serializer ` +
+          `declared (${[...expected].map(([n, s]) => `${n} ${formatShape(s)}`).join(', ')}); make its weights() list what create() builds.`,
+      );
+    }
     return wrap(v.value.dtype === 'float32' ? Float32Array.from(src) : Float64Array.from(src), v.shape);
   });
   model.setWeights(tensors);

@@ -14,3 +14,7 @@ export { Layer, type LayerArgs } from './layer.js';
 export { LayerVariable } from './variable.js';
 export { Dense, BatchNormalization, Activation, Dropout, Flatten };
 export type { DenseLayerArgs, BatchNormalizationLayerArgs, ActivationLayerArgs, DropoutLayerArgs };
+export {
+  registerLayerClass, registeredLayerClasses, layerToJSON, layerFromJSON,
+  type LayerClassSerializer, type LayerJSON, type LayerPlan, type WeightShape,
+} from './serialization.js';
