@@ -5,10 +5,18 @@
 import { registerBackend, setBackend } from './backend/backend.js';
 import { createJsBackend } from './backend/js/index.js';
 import { createWasmBackend, wasmSupported } from './backend/wasm/index.js';
+import { registerModelSaver } from './models/saving.js';
+import { registerIOScheme, saveModel } from './io/router.js';
+import { fileSystemScheme } from './io/fileScheme.js';
 
 registerBackend('js', createJsBackend);
 // WebAssembly SIMD kernels are the default wherever they run; 'js' stays the reference and fallback.
 if (wasmSupported()) { registerBackend('wasm', () => createWasmBackend()); setBackend('wasm'); }
+
+// model.save writes the TF.js Layers format (models sit below io, so the saver is registered here),
+// and file:// URLs resolve to the file system on Node (its code is imported only when one is used).
+registerModelSaver(saveModel);
+registerIOScheme('file://', fileSystemScheme);
 
 export { Tensor, type DType, type NestedArray } from './core/tensor.js';
 export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError } from './core/errors.js';

@@ -1,7 +1,8 @@
 /**
  * Where models are saved and loaded: a URL (`file://DIR`) resolved by a registry of schemes, or
  * an IOHandler object given directly (TF.js's convention). The registry keeps Node's file system
- * out of the core: `file://` is registered by `io/index.ts` and loads `io/node/` only when used.
+ * out of the core: `file://` is registered by Keel's entry point (`src/index.ts`) and loads `io/node/`
+ * only when used (`fileScheme.ts`).
  */
 import type { Sequential } from '../models/sequential.js';
 import { ValueError } from '../core/errors.js';

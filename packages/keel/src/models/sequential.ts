@@ -18,10 +18,7 @@ import { getOptimizer, type Optimizer } from '../optimizers/index.js';
 import { empty, fillInPlace, findNonFinite, sliceRows } from '../ops/tensor.js';
 import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
-import type { IOHandler, SaveResult } from '../io/types.js';
-
-/** Filled in by `io/index.ts` (io depends on models, not the reverse). @internal */
-export const modelSavers: { save: ((model: Sequential, destination: string | IOHandler) => Promise<SaveResult>) | null } = { save: null };
+import { registeredModelSaver, type IOHandler, type SaveResult } from './saving.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -391,10 +388,12 @@ export class Sequential {
     return { loss, correct };
   }
 
-  /** Saves topology and weights in the TF.js Layers format, e.g. `await model.save('file://./my-model')` (see src/io). */
+  /**
+   * Saves topology and weights, e.g. `await model.save('file://./my-model')`, with the saver that
+   * Keel's entry point registers (models/saving.ts): the TF.js Layers format of src/io.
+   */
   async save(destination: string | IOHandler): Promise<SaveResult> {
-    if (!modelSavers.save) throw new StateError(`save: Keel's io module is not loaded; import keel from its index.`);
-    return modelSavers.save(this, destination);
+    return registeredModelSaver('save')(this, destination);
   }
 
   // ---- inference ----------------------------------------------------------------------------

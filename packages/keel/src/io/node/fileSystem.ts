@@ -1,6 +1,6 @@
 /**
  * `file://` models on Node: `model.json` and `weights.bin` in a folder. The only Keel module that
- * touches the file system for models; the core never imports it (see `io/index.ts`).
+ * touches the file system for models; the core never imports it (see `io/fileScheme.ts`).
  *
  * Saving is atomic per model: both files are written to temporary names and flushed, the previous
  * pair is kept as hard links (`model.json.prev`, `weights.bin.prev`) while the new files are renamed
