@@ -1,5 +1,6 @@
 import type { DType, FloatArray } from '../core/tensor.js';
 import { ValueError } from '../core/errors.js';
+import type { Conv2DGeometry } from './convGeometry.js';
 
 /** Element-wise activation kernels every backend implements. */
 export type UnaryKind = 'linear' | 'relu' | 'elu' | 'selu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'swish';
@@ -134,6 +135,27 @@ export interface Backend {
     x: FloatArray, mean: FloatArray, variance: FloatArray, gamma: FloatArray, beta: FloatArray,
     epsilon: number, rows: number, cols: number, y: FloatArray,
   ): void;
+
+  // ---- convolutions and pooling over NHWC images (geometry in convGeometry.ts) ----------------
+
+  /** cols[row, (fh·fw + fw)·C + c] = x[n, ih, iw, c], zeros outside the image; one row per output position. */
+  im2col(x: FloatArray, cols: FloatArray, g: Conv2DGeometry): void;
+  /** The adjoint of im2col: dx = 0, then every value of `cols` is added to the input position it came from. */
+  col2im(cols: FloatArray, dx: FloatArray, g: Conv2DGeometry): void;
+  /** y[n, oh, ow, c·M + m] = Σ_window x[n, ih, iw, c]·kernel[fh, fw, c, m] (kernel [fh, fw, C, M]). */
+  depthwiseConv2d(x: FloatArray, kernel: FloatArray, y: FloatArray, g: Conv2DGeometry, multiplier: number): void;
+  /** dx (overwritten) of depthwiseConv2d given dy. */
+  depthwiseConv2dBackpropInput(dy: FloatArray, kernel: FloatArray, dx: FloatArray, g: Conv2DGeometry, multiplier: number): void;
+  /** dKernel += the kernel gradient of depthwiseConv2d given x and dy. */
+  depthwiseConv2dBackpropFilter(x: FloatArray, dy: FloatArray, dKernel: FloatArray, g: Conv2DGeometry, multiplier: number): void;
+  /** y = the maximum of each window's positions inside the image. */
+  maxPool(x: FloatArray, y: FloatArray, g: Conv2DGeometry): void;
+  /** dx (overwritten): each dy goes to the first window position (row-major) where x equals y. */
+  maxPoolGrad(x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray, g: Conv2DGeometry): void;
+  /** y = the mean of each window's positions inside the image. */
+  avgPool(x: FloatArray, y: FloatArray, g: Conv2DGeometry): void;
+  /** dx (overwritten): each dy shared equally by its window's positions inside the image. */
+  avgPoolGrad(dy: FloatArray, dx: FloatArray, g: Conv2DGeometry): void;
 }
 
 const registry = new Map<string, () => Backend>();

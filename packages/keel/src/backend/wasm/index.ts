@@ -482,5 +482,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         (o, r) => [px + o, pm, pv, pg, pb, epsilon, r, cols, py + o, s + 8 * cols * part++]);
       call.finish();
     },
+
+    // Convolutions and pooling: the reference kernels, run on the heap's arrays, until SIMD
+    // kernels replace them.
+    im2col: js.im2col,
+    col2im: js.col2im,
+    depthwiseConv2d: js.depthwiseConv2d,
+    depthwiseConv2dBackpropInput: js.depthwiseConv2dBackpropInput,
+    depthwiseConv2dBackpropFilter: js.depthwiseConv2dBackpropFilter,
+    maxPool: js.maxPool,
+    maxPoolGrad: js.maxPoolGrad,
+    avgPool: js.avgPool,
+    avgPoolGrad: js.avgPoolGrad,
   };
 }

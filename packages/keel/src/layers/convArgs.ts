@@ -1,0 +1,41 @@
+/** Reading the window options of the convolution and pooling layers, as Keras reads them. */
+import { ValueError } from '../core/errors.js';
+import type { Padding } from '../backend/convGeometry.js';
+
+/** A pair of positive integers from a number or a pair (kernelSize, strides, poolSize, dilationRate). */
+export function pairOf(where: string, name: string, value: unknown): [number, number] {
+  const pair = typeof value === 'number' ? [value, value] : value;
+  if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => Number.isInteger(v) && v > 0)) {
+    throw new ValueError(
+      `${where}: expected ${name} to be a positive integer or a pair of them, received ${describeOption(value)}. ` +
+        `Example: ${name}: 3 or ${name}: [3, 3].`,
+    );
+  }
+  return [pair[0], pair[1]];
+}
+
+/** 'valid' (the default) or 'same'. */
+export function paddingOf(where: string, value: unknown): Padding {
+  if (value === undefined) return 'valid';
+  if (value === 'valid' || value === 'same') return value;
+  throw new ValueError(`${where}: expected padding 'valid' or 'same', received ${describeOption(value)}.`);
+}
+
+/**
+ * Differs from Keras: channels-last only. Keel's kernels are written for NHWC, the layout of TF.js
+ * and of Keras on CPU; a channels-first model has to be transposed first.
+ */
+export function checkDataFormat(where: string, value: unknown): void {
+  if (value === undefined || value === null || value === 'channelsLast' || value === 'channels_last') return;
+  throw new ValueError(
+    `${where}: expected dataFormat 'channelsLast' (images as [batch, height, width, channels]), received ${describeOption(value)}. ` +
+      `Keel has no channels-first layout: transpose your images to NHWC.`,
+  );
+}
+
+export function describeOption(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.slice(0, 4).map((e) => (typeof e === 'string' ? `'${e.slice(0, 20)}'` : String(e))).join(', ')}${v.length > 4 ? ', ...' : ''}]`;
+  if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return String(v);
+}
