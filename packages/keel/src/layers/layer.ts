@@ -204,5 +204,5 @@ export abstract class Layer {
 }
 
 export function toSnakeCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
