@@ -30,11 +30,13 @@ function assertClose(analytic: number, numeric: number, what: string): void {
 
 /**
  * Checks dL/dx and dL/dw of a layer in training mode, with L = Σ r ⊙ layer(x) for a fixed random r,
- * so that every output contributes a different weight to the loss.
+ * so that every output contributes a different weight to the loss; x is standard normal plus
+ * `inputOffset`. Returns the analytic gradients.
  */
-function checkLayer(layer: Layer, inputShape: number[], what: string, seed = 1): void {
+function checkLayer(layer: Layer, inputShape: number[], what: string, seed = 1, inputOffset = 0): Float64Array[] {
   const random = new Random(seed);
   const x = randomTensor(inputShape, random);
+  for (let i = 0; i < x.size; i++) x.values[i] += inputOffset;
   layer.build(inputShape.slice(1));
   const y0 = layer.forward(x, true);
   const r = randomTensor([...y0.shape], random);
@@ -62,11 +64,13 @@ function checkLayer(layer: Layer, inputShape: number[], what: string, seed = 1):
   for (let i = 0; i < x.size; i += Math.max(1, Math.floor(x.size / 25))) {
     assertClose(dxCopy[i], numeric(x.values, i), `${what} dL/dx[${i}]`);
   }
+  const weightGrads = layer.trainableWeights.map((w) => Float64Array.from(w.grad!.values));
   for (const w of layer.trainableWeights) {
     for (let i = 0; i < w.value.size; i += Math.max(1, Math.floor(w.value.size / 25))) {
       assertClose(w.grad!.values[i], numeric(w.value.values, i), `${what} dL/d${w.shortName}[${i}]`);
     }
   }
+  return [dxCopy, ...weightGrads];
 }
 
 for (const activation of keel.ACTIVATIONS) {
@@ -96,14 +100,18 @@ test('gradient: BatchNormalization without scale and center', () => {
 });
 
 test('gradient: BatchNormalization with a batch of 2 and a large mean', () => {
-  const bn = keel.layers.batchNormalization({ dtype: 'float64' });
-  const random = new Random(9);
-  bn.build([3]);
-  const x = randomTensor([2, 3], random);
-  for (let i = 0; i < x.size; i++) x.values[i] += 100;
-  bn.forward(x, true);
-  bn.discardState();
-  checkLayer(keel.layers.batchNormalization({ dtype: 'float64' }), [2, 3], 'batchNormalization(batch 2)', 11);
+  const bn = () => keel.layers.batchNormalization({
+    dtype: 'float64',
+    gammaInitializer: keel.initializers.randomNormal({ mean: 1, stddev: 0.3, seed: 5 }),
+    betaInitializer: keel.initializers.randomNormal({ stddev: 0.3, seed: 6 }),
+  });
+  // Two values per feature, the fewest BN trains on (σ² = d², where d is half their difference).
+  const shifted = checkLayer(bn(), [2, 3], 'batchNormalization(batch 2, mean 100)', 9, 100);
+  // Training-mode BN subtracts the batch mean, so shifting every input by 100 changes neither the
+  // output nor any gradient: a backward that uses x where it needs x − μ would show here.
+  const centered = checkLayer(bn(), [2, 3], 'batchNormalization(batch 2, mean 0)', 9, 0);
+  shifted.forEach((g, k) => g.forEach((v, i) =>
+    assert.ok(Math.abs(v - centered[k][i]) < 1e-9, `gradient ${k}[${i}]: mean 100 gives ${v}, mean 0 gives ${centered[k][i]}`)));
 });
 
 test('gradient: frozen BatchNormalization (inference mode) passes dL/dx through its affine map', () => {
