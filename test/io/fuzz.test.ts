@@ -1,16 +1,21 @@
 /**
- * Fuzzing the loader: seeded mutations of a valid model.json (structure and raw text) and of its
- * weights. Every case must end in a typed Keel error or a valid model that predicts, never in a
- * crash (TypeError, RangeError...) or a hang.
+ * Fuzzing the loader: properties over mutations of a valid model.json (structure and raw text) and
+ * of its weights. Every case must end in a typed Keel error or a valid model that predicts, never in
+ * a crash (TypeError, RangeError...) or a hang; where the outcome is known in advance (only the
+ * weights changed, or a weights file that disagrees with its recorded CRC-32) it must be that one.
+ *
+ * Mutations are data (which node, which operation, which value), so that a failure shrinks to the
+ * fewest and simplest edits that still break the loader. Seeds are fixed: every run checks the same
+ * cases; a failure prints its seed and path, which `fc.assert(..., { seed, path })` replays.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import * as keel from 'keel';
-import { Random } from '../../packages/keel/src/core/random.js';
-import { randomizeBatchNorm, seedModel } from './helpers.js';
+import { randomizeBatchNorm, referenceCrc32, seedModel, weightsOf } from './helpers.js';
 
 const base = seedModel('seed-before', [3, 4], [5, 4]);
 randomizeBatchNorm(base, 1);
@@ -18,6 +23,7 @@ let artifacts: keel.io.ModelArtifacts;
 await base.save(keel.io.withSaveHandler(async (a) => { artifacts = a; }));
 const baseJSON = JSON.stringify(keel.io.artifactsToModelJSON(artifacts!));
 const baseWeights = keel.io.weightBytes(artifacts!.weightData);
+const baseValues = weightsOf(base);
 
 const ODD_VALUES: unknown[] = [
   null, true, false, 0, -1, 1, 2.5, 1e9, 2 ** 31, -0, 1e308, '', 'Dense', 'Conv2D', '../x', '/etc/passwd', 'relu',
@@ -35,103 +41,260 @@ function nodes(root: unknown): { parent: Record<string, unknown> | unknown[]; ke
   walk(root);
   return out;
 }
+const BASE_NODES = nodes(JSON.parse(baseJSON)).length;
 
-function mutateStructure(random: Random): string {
+// ---- Mutations as data ----
+
+/** A value to put in place of a node: one of the hand-picked odd ones, or any JSON value. */
+const oddValue = fc.oneof(fc.constantFrom(...ODD_VALUES), fc.jsonValue({ maxDepth: 2 }));
+
+const structureEdit = fc.record({
+  /** Which node (modulo the number of nodes left after earlier edits). */
+  at: fc.nat({ max: BASE_NODES - 1 }),
+  op: fc.constantFrom('replace', 'remove', 'duplicate', 'scale'),
+  value: oddValue,
+  factor: fc.oneof(fc.constant(-1), fc.integer({ min: 2, max: 1000 })),
+});
+type StructureEdit = typeof structureEdit extends fc.Arbitrary<infer T> ? T : never;
+const structureEdits = fc.array(structureEdit, { minLength: 1, maxLength: 3 });
+
+function mutateStructure(edits: StructureEdit[]): string {
   const json = JSON.parse(baseJSON);
-  const count = 1 + random.int(3);
-  for (let m = 0; m < count; m++) {
+  for (const edit of edits) {
     const all = nodes(json);
-    const { parent, key } = all[random.int(all.length)];
-    const op = random.int(4);
+    if (all.length === 0) break;
+    const { parent, key } = all[edit.at % all.length];
     const p = parent as Record<string | number, unknown>;
-    if (op === 0) p[key] = structuredClone(ODD_VALUES[random.int(ODD_VALUES.length)]);
-    else if (op === 1) {
+    if (edit.op === 'remove') {
       if (Array.isArray(parent)) parent.splice(key as number, 1);
       else delete p[key];
-    } else if (op === 2 && Array.isArray(parent)) parent.splice(key as number, 0, structuredClone(parent[key as number]));
-    else if (typeof p[key] === 'number') p[key] = (p[key] as number) * (random.next() < 0.5 ? -1 : 1 + random.int(1000));
-    else p[key] = structuredClone(ODD_VALUES[random.int(ODD_VALUES.length)]);
+    } else if (edit.op === 'duplicate' && Array.isArray(parent)) parent.splice(key as number, 0, structuredClone(parent[key as number]));
+    else if (edit.op === 'scale' && typeof p[key] === 'number') p[key] = (p[key] as number) * edit.factor;
+    else p[key] = structuredClone(edit.value);
   }
   return JSON.stringify(json);
 }
 
-function mutateText(random: Random): string {
+const textEdit = fc.record({
+  at: fc.nat({ max: baseJSON.length - 1 }),
+  op: fc.constantFrom('delete', 'insert', 'replace'),
+  char: fc.oneof(fc.constantFrom(...'{}[]",:-0123456789e.n'), fc.integer({ min: 32, max: 126 }).map((c) => String.fromCharCode(c))),
+});
+type TextEdit = typeof textEdit extends fc.Arbitrary<infer T> ? T : never;
+const textEdits = fc.array(textEdit, { minLength: 1, maxLength: 4 });
+
+function mutateText(edits: TextEdit[]): string {
   const chars = baseJSON.split('');
-  const count = 1 + random.int(4);
-  for (let m = 0; m < count; m++) {
-    const at = random.int(chars.length);
-    const op = random.int(3);
-    if (op === 0) chars.splice(at, 1);
-    else if (op === 1) chars.splice(at, 0, '{}[]",:0-9e.n'[random.int(13)]);
-    else chars[at] = String.fromCharCode(32 + random.int(95));
+  for (const { at, op, char } of edits) {
+    const i = at % Math.max(1, chars.length);
+    if (op === 'delete') chars.splice(i, 1);
+    else if (op === 'insert') chars.splice(i, 0, char);
+    else chars[i] = char;
   }
   return chars.join('');
 }
 
-function mutateWeights(random: Random): Uint8Array {
-  const op = random.int(4);
-  if (op === 0) return baseWeights.slice(0, random.int(baseWeights.length));
-  if (op === 1) {
-    const longer = new Uint8Array(baseWeights.length + 1 + random.int(64));
+const FLOATS = baseWeights.length / 4;
+const weightsEdit = fc.oneof(
+  fc.record({ kind: fc.constant('truncate' as const), length: fc.nat({ max: baseWeights.length - 1 }) }),
+  fc.record({ kind: fc.constant('extend' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+  fc.record({
+    kind: fc.constant('bytes' as const),
+    writes: fc.array(fc.record({ at: fc.nat({ max: baseWeights.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
+  }),
+  fc.record({
+    kind: fc.constant('floats' as const),
+    writes: fc.array(fc.record({
+      at: fc.nat({ max: FLOATS - 1 }),
+      value: fc.constantFrom(NaN, Infinity, -Infinity, 3e38, -3e38, 1e-45, 0, -0),
+    }), { minLength: 1, maxLength: 8 }),
+  }),
+);
+type WeightsEdit = typeof weightsEdit extends fc.Arbitrary<infer T> ? T : never;
+
+function mutateWeights(edit: WeightsEdit): Uint8Array {
+  if (edit.kind === 'truncate') return baseWeights.slice(0, edit.length);
+  if (edit.kind === 'extend') {
+    const longer = new Uint8Array(baseWeights.length + edit.extra.length);
     longer.set(baseWeights);
+    longer.set(edit.extra, baseWeights.length);
     return longer;
   }
   const w = baseWeights.slice();
-  const flips = 1 + random.int(8);
-  for (let i = 0; i < flips; i++) {
-    if (op === 2) w[random.int(w.length)] = random.int(256);
-    else new DataView(w.buffer).setFloat32(4 * random.int(w.length / 4), [NaN, Infinity, -Infinity, 3e38][random.int(4)], true);
-  }
+  const view = new DataView(w.buffer);
+  if (edit.kind === 'bytes') for (const { at, value } of edit.writes) w[at] = value;
+  else for (const { at, value } of edit.writes) view.setFloat32(4 * at, value, true);
   return w;
 }
 
-/** Loads, and if that succeeds, predicts once; returns 'model' or the typed error's name. */
-function attempt(text: string, weights: Uint8Array): string {
+/** What loading only the weights `w` beside the unchanged model.json must give. */
+function expectedForWeights(w: Uint8Array): 'model' | 'ModelFormatError' {
+  if (w.length !== baseWeights.length) return 'ModelFormatError';
+  const values = new Float32Array(w.slice().buffer);
+  return values.every(Number.isFinite) ? 'model' : 'ModelFormatError';
+}
+
+function untyped(e: unknown, what: string): Error {
+  return new Error(`untyped failure for ${what}: ${(e as Error).stack}`);
+}
+
+// ---- In memory: parseModelJSON + artifactsToModel ----
+
+const memoryCase = fc.oneof(
+  fc.record({ kind: fc.constant('structure' as const), structure: structureEdits }),
+  fc.record({ kind: fc.constant('text' as const), text: textEdits }),
+  fc.record({ kind: fc.constant('weights' as const), weights: weightsEdit }),
+  fc.record({ kind: fc.constant('both' as const), structure: structureEdits, weights: weightsEdit }),
+);
+
+/** Loads, and if that succeeds, predicts once; returns the model or the typed error's name. */
+function attempt(text: string, weights: Uint8Array): keel.Sequential | string {
   try {
     const { artifacts: parsed } = keel.io.parseModelJSON(text);
     const model = keel.io.artifactsToModel({ ...parsed, weightData: weights.slice().buffer });
     const size = model.inputShape.reduce((a, b) => a * b, 1);
     if (size <= 100_000) model.predict(keel.zeros([2, ...model.inputShape]));
-    return 'model';
+    return model;
   } catch (e) {
     if (e instanceof keel.KeelError) return e.name;
-    throw new Error(`untyped failure for model.json ${text.slice(0, 400)}...: ${(e as Error).stack}`);
+    throw untyped(e, `model.json ${text.slice(0, 400)}...`);
   }
 }
 
-test('400 seeded mutations of model.json and weights.bin: typed error or valid model, fast', { timeout: 60_000 }, () => {
-  const random = new Random(20261123);
+test('400 mutations of model.json and weights.bin: typed error or valid model, the expected one where known', { timeout: 60_000 }, () => {
   const outcomes = new Map<string, number>();
   const started = Date.now();
-  for (let i = 0; i < 400; i++) {
-    const kind = i % 4;
-    const text = kind === 0 || kind === 3 ? mutateStructure(random) : kind === 1 ? mutateText(random) : baseJSON;
-    const weights = kind >= 2 ? mutateWeights(random) : baseWeights;
-    const outcome = attempt(text, weights);
-    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-  }
-  assert.ok(Date.now() - started < 30_000);
-  // Both outcomes occur: the fuzzer is not only producing garbage or only no-ops.
-  assert.ok((outcomes.get('model') ?? 0) > 0, JSON.stringify([...outcomes]));
+  fc.assert(
+    fc.property(memoryCase, (c) => {
+      const text = c.kind === 'structure' || c.kind === 'both' ? mutateStructure(c.structure) : c.kind === 'text' ? mutateText(c.text) : baseJSON;
+      const weights = c.kind === 'weights' || c.kind === 'both' ? mutateWeights(c.weights) : baseWeights;
+      const result = attempt(text, weights);
+      const outcome = typeof result === 'string' ? result : 'model';
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      assert.ok(['model', 'ModelFormatError'].includes(outcome), outcome);
+      if (c.kind === 'weights') {
+        // Only the weights changed: their length and finiteness decide, and a model holds them as written.
+        assert.equal(outcome, expectedForWeights(weights));
+        if (typeof result !== 'string') assert.deepEqual(weightsOf(result), new Float32Array(weights.slice().buffer));
+      }
+    }),
+    { seed: 20261123, numRuns: 400 },
+  );
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+  // Both outcomes occur often: the fuzzer is not only producing garbage or only no-ops.
+  assert.ok((outcomes.get('model') ?? 0) > 20, JSON.stringify([...outcomes]));
   assert.ok((outcomes.get('ModelFormatError') ?? 0) > 100, JSON.stringify([...outcomes]));
-  for (const name of outcomes.keys()) assert.ok(['model', 'ModelFormatError'].includes(name), name);
 });
 
-test('60 seeded mutations through the file:// loader (paths, sizes, checksums)', { timeout: 60_000 }, async () => {
+// ---- Through the file:// loader: paths, sizes, checksums, the previous pair ----
+
+const fileCase = fc.record({
+  /** Edits to model.json's structure, or none (the model.json Keel wrote). */
+  structure: fc.option(structureEdits, { nil: undefined, freq: 3 }),
+  /** An edit to weights.bin, or none. */
+  weights: fc.option(weightsEdit, { nil: undefined, freq: 3 }),
+  /** The CRC-32 stamp in model.json: none, true to the weights file, or disagreeing with it. */
+  stamp: fc.constantFrom('none', 'agrees', 'otherCrc', 'otherLength'),
+  otherCrc: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  /** Whether an intact previous pair (model.json.prev, weights.bin.prev: the base model) lies beside. */
+  previousPair: fc.boolean(),
+});
+
+test('120 mutations through the file:// loader: typed errors, and a weights file that disagrees with its CRC is never loaded', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-fuzz-'));
+  const counts = { refused: 0, fellBack: 0, disagreeing: 0 };
+  const started = Date.now();
+  let run = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fileCase, async (c) => {
+        const folder = join(dir, String(run++));
+        await mkdir(folder);
+        const text = c.structure ? mutateStructure(c.structure) : baseJSON;
+        const weights = c.weights ? mutateWeights(c.weights) : baseWeights;
+        const json = JSON.parse(text);
+        const fileCrc = referenceCrc32(weights);
+        const disagrees = c.stamp === 'otherCrc' || c.stamp === 'otherLength';
+        if (c.stamp !== 'none') {
+          json.keel = {
+            weightsCrc32: c.stamp === 'otherCrc' ? (c.otherCrc === fileCrc ? (fileCrc + 1) >>> 0 : c.otherCrc) : fileCrc,
+            weightsBytes: weights.length + (c.stamp === 'otherLength' ? 4 : 0),
+          };
+        }
+        await writeFile(join(folder, 'model.json'), JSON.stringify(json));
+        await writeFile(join(folder, 'weights.bin'), weights);
+        if (c.previousPair) {
+          const stamped = { ...JSON.parse(baseJSON), keel: { weightsCrc32: referenceCrc32(baseWeights), weightsBytes: baseWeights.length } };
+          await writeFile(join(folder, 'model.json.prev'), JSON.stringify(stamped));
+          await writeFile(join(folder, 'weights.bin.prev'), baseWeights);
+        }
+        let loaded: keel.Sequential | undefined;
+        let error: keel.KeelError | undefined;
+        try {
+          loaded = await keel.loadLayersModel(`file://${folder}/model.json`);
+        } catch (e) {
+          if (!(e instanceof keel.KeelError)) throw untyped(e, `case ${JSON.stringify(c)}`);
+          error = e;
+        }
+        if (disagrees) {
+          counts.disagreeing++;
+          if (loaded) {
+            // Only the intact previous pair may be loaded instead, bit for bit.
+            assert.ok(c.previousPair, 'a weights file that disagrees with its recorded CRC was loaded');
+            assert.deepEqual(weightsOf(loaded), baseValues, 'loaded neither refused nor the previous pair');
+            counts.fellBack++;
+          } else {
+            assert.equal(error!.name, 'ModelFormatError', error!.message);
+            counts.refused++;
+          }
+        } else if (!c.structure) {
+          // The model.json Keel wrote, with a true stamp or none: the weights file alone decides.
+          assert.equal(loaded ? 'model' : error!.name, expectedForWeights(weights), error?.message ?? 'loaded');
+          if (loaded) assert.deepEqual(weightsOf(loaded), new Float32Array(weights.slice().buffer));
+        }
+        await rm(folder, { recursive: true, force: true });
+      }),
+      { seed: 7, numRuns: 120 },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+  // Both ways of handling a disagreeing file were exercised.
+  assert.ok(counts.refused > 10 && counts.fellBack > 5, JSON.stringify(counts));
+});
+
+test('the independent CRC-32 is the standard one (check value of "123456789")', () => {
+  assert.equal(referenceCrc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+});
+
+test('a weights file edited in one byte, its CRC left as saved: refused, or the previous pair loaded', { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'keel-fuzz-'));
   try {
-    const random = new Random(7);
-    for (let i = 0; i < 60; i++) {
-      const text = i % 3 === 2 ? baseJSON : mutateStructure(random);
-      const stamped = i % 2 === 0 ? text : text.replace(/}$/, `,"keel":{"weightsCrc32":${random.int(2 ** 31)},"weightsBytes":${baseWeights.length}}}`);
-      await writeFile(join(dir, 'model.json'), stamped);
-      await writeFile(join(dir, 'weights.bin'), i % 3 === 2 ? mutateWeights(random) : baseWeights);
-      try {
-        await keel.loadLayersModel(`file://${dir}/model.json`);
-      } catch (e) {
-        if (!(e instanceof keel.KeelError)) throw new Error(`untyped failure (case ${i}): ${(e as Error).stack}`);
-      }
-    }
+    await base.save(`file://${dir}/saved`);
+    const expected = weightsOf(base);
+    const saved = new Uint8Array(await readFile(join(dir, 'saved', 'weights.bin')));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: baseWeights.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), async (at, xor, previousPair) => {
+        const folder = join(dir, String(run++));
+        await mkdir(folder);
+        // model.json exactly as save wrote it (with its CRC); weights.bin with one byte changed.
+        await link(join(dir, 'saved', 'model.json'), join(folder, 'model.json'));
+        const edited = saved.slice();
+        edited[at] ^= xor;
+        await writeFile(join(folder, 'weights.bin'), edited);
+        if (previousPair) {
+          await link(join(dir, 'saved', 'model.json'), join(folder, 'model.json.prev'));
+          await link(join(dir, 'saved', 'weights.bin'), join(folder, 'weights.bin.prev'));
+        }
+        const load = keel.loadLayersModel(`file://${folder}/model.json`);
+        if (previousPair) assert.deepEqual(weightsOf(await load), expected);
+        else await assert.rejects(load, { name: 'ModelFormatError', message: /does not match the CRC-32 recorded in model\.json/ });
+        await rm(folder, { recursive: true, force: true });
+      }),
+      { seed: 11, numRuns: 40 },
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

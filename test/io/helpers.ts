@@ -51,3 +51,28 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
 }
+
+/**
+ * CRC-32 (IEEE, as zlib) bit by bit, written apart from Keel's table-driven one so that tests can
+ * tell whether a weights file agrees with the CRC recorded for it without asking the code under test.
+ */
+export function referenceCrc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** All of a model's weights, in `model.weights` order (the order of weights.bin), as one array. */
+export function weightsOf(model: keel.Sequential): Float32Array {
+  const parts = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return all;
+}
