@@ -28,7 +28,7 @@ const layersOf = (j: any) => j.modelTopology.config.layers;
 const specsOf = (j: any) => j.weightsManifest[0].weights;
 
 const cases: [string, Mutate, RegExp][] = [
-  ['unknown layer class', (j) => { layersOf(j)[2].class_name = 'Conv2D'; }, /unknown layer class 'Conv2D'\. Keel reads Dense, BatchNormalization/],
+  ['unknown layer class', (j) => { layersOf(j)[2].class_name = 'SeparableConv2D'; }, /unknown layer class 'SeparableConv2D'\. Keel reads Dense, BatchNormalization/],
   ['graph model', (j) => { (j as any).format = 'graph-model'; }, /expected format 'layers-model'/],
   ['functional model', (j) => { j.modelTopology.class_name = 'Model'; }, /Sequential models only/],
   ['renamed weight', (j) => { specsOf(j)[0].name = 'nope/gamma'; }, /'nope\/gamma' belongs to no layer/],

@@ -16,6 +16,7 @@ import { KeelError, ModelFormatError, ValueError } from '../core/errors.js';
 import type { Layer } from './layer.js';
 import { batchShape, boolean, describe, object, parseDtype, string } from './serializationChecks.js';
 import { BUILT_IN_LAYER_CLASSES, type LayerClassSerializer, type LayerPlan, type WeightShape } from './serializationClasses.js';
+import { IMAGE_LAYER_CLASSES } from './serializationConv.js';
 
 export type { LayerClassSerializer, LayerPlan, WeightShape } from './serializationClasses.js';
 
@@ -25,7 +26,9 @@ export interface LayerJSON {
   config: Record<string, unknown>;
 }
 
-const registry = new Map<string, LayerClassSerializer>(BUILT_IN_LAYER_CLASSES.map((entry) => [entry.className, entry]));
+const registry = new Map<string, LayerClassSerializer>(
+  [...BUILT_IN_LAYER_CLASSES, ...IMAGE_LAYER_CLASSES].map((entry) => [entry.className, entry]),
+);
 
 const ENTRY_METHODS = ['writeConfig', 'parseConfig', 'weights', 'outputShape', 'create'] as const;
 
