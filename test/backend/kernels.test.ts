@@ -293,6 +293,11 @@ test('the calling thread runs the blocks of workers that have not started', { sk
   const expected = new Float32Array(m * n);
   js.gemm(a, b, expected, m, n, k, false, false, false);
   close(c, expected, 1e-4, 'gemm with a late worker');
+  // Without stealing too: until its worker listens the pool runs every block here, rather than
+  // wait for a worker that would miss the job.
+  c.fill(0);
+  pool.run('gemmStrided', blocks, kernels.exports.gemmStrided as (...args: number[]) => void, false);
+  close(c, expected, 1e-4, 'gemm with a late worker, without stealing');
 });
 
 test('batch normalization split across two threads matches the reference', { skip }, async () => {

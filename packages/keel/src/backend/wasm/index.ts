@@ -10,7 +10,7 @@ import type { DType, FloatArray } from '../../core/tensor.js';
 import { createJsBackend } from '../js/index.js';
 import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
-import { chooseGemmSplit, splitColumns, splitGemm, type KernelPool } from './threads.js';
+import { chooseGemmSplit, registeredPoolStarter, splitColumns, splitGemm, type KernelPool, type PoolStarter } from './threads.js';
 import { createWebKernelPool } from './web-pool.js';
 
 export { wasmSupported };
@@ -133,7 +133,10 @@ export type WasmBackend = Backend & {
   readonly heap: WasmHeap;
   /** Whether the GEMM kernels use fused multiply-adds (relaxed SIMD). */
   readonly relaxedSimd: boolean;
-  /** Resolves to the number of worker threads once they listen (0 when running single-threaded). */
+  /**
+   * Resolves to the number of worker threads once they listen (0 when running single-threaded).
+   * Nothing has to wait for it: workers take kernels as soon as they listen (see ready()).
+   */
   readonly threadsReady: Promise<number>;
   /** Blocks of split kernels that worker threads have run so far (a diagnostic). */
   readonly workerBlocks: number;
@@ -147,25 +150,29 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   const js = createJsBackend();
   const call = new Call(heap);
 
-  // Worker threads come up asynchronously (Node's worker_threads load through a lazy import, so
-  // that browsers never see them; Web Workers need a message round trip); until they listen, the
-  // parts of a split kernel run one after the other on the calling thread, so results never depend
-  // on when the workers came up.
+  // Workers start here, synchronously, and take the parts of split kernels from the moment they
+  // say in shared memory that they listen (the pool checks before each kernel), with no event-loop
+  // turn needed; until then the parts run one after the other on the calling thread, so results
+  // never depend on when the workers came up. On Node the pool comes from the starter that the Node
+  // entry registers (node/relaxed-simd.ts); without it (this module imported on its own) it comes
+  // through a lazy import, so that browsers never see worker_threads, and only after an event-loop turn.
   let pool: KernelPool | null = null;
   const parts = Math.max(1, Math.floor(options.threads ?? DEFAULT_PARTS));
   const workStealing = options.workStealing ?? true;
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
-  const startPool = async (): Promise<number> => {
-    if (!kernels.shared || parts < 2) return 0;
-    const p = isNode
-      ? (await import('./node/pool.js')).createKernelPool(kernels.module, kernels.memory, parts)
-      : createWebKernelPool(kernels.module, kernels.memory, parts);
-    if (!p) return 0;
-    await p.started;
+  const startPool = (start: PoolStarter): Promise<number> => {
+    const p = start(kernels.module, kernels.memory, parts);
+    if (!p) return Promise.resolve(0);
     pool = p;
-    return p.workers;
+    return p.started.then(() => p.workers, () => {
+      if (pool === p) pool = null; // a worker failed to start: stay on this thread for good
+      return 0;
+    });
   };
-  const threadsReady: Promise<number> = startPool().catch(() => 0);
+  const starter = registeredPoolStarter() ?? (isNode ? undefined : createWebKernelPool);
+  const threadsReady: Promise<number> = !kernels.shared || parts < 2 ? Promise.resolve(0)
+    : starter ? startPool(starter)
+    : import('./node/pool.js').then((m) => startPool(m.createKernelPool), () => 0);
   const minThreadedFlops = options.threadedGemmMinFlops ?? THREADED_GEMM_MIN_FLOPS;
   const workerScratch: { ptr: number; bytes: number }[] = [];
   const scratchOf = (part: number, m: number, n: number, kk: number): number => {
@@ -244,8 +251,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   }
 
   /**
-   * Runs blocks on the pool, or one after the other here while there is none: the same arithmetic.
-   * A pool that fails (a worker stuck, a kernel trap) is dropped: later kernels run here.
+   * Runs blocks on the pool (which runs them here until its workers listen), or one after the other
+   * here when there is none: the same arithmetic. A pool that fails (a worker stuck, a kernel trap)
+   * is dropped: later kernels run here.
    */
   function runBlocks(name: Parameters<KernelPool['run']>[0], blocks: number[][], local: (...args: number[]) => void): void {
     if (!pool) {

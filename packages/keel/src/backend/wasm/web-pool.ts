@@ -17,7 +17,12 @@ export function webWorkersAvailable(): boolean {
     && typeof g.URL?.createObjectURL === 'function';
 }
 
-/** Starts `threads − 1` Web Workers; the pool can run jobs at once (see threads.ts). */
+/**
+ * Starts `threads − 1` Web Workers; the pool can run jobs at once (see threads.ts). Gotcha: unlike
+ * Node's worker threads, a Web Worker gets going only while the page's event loop turns (measured in
+ * Chromium: none had started after 5 s of a synchronous `predict` loop begun at import, nor when
+ * five `setTimeout(0)` turns came before the loop), so such a loop needs `await keel.ready()` first.
+ */
 export function createWebKernelPool(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): KernelPool | null {
   const workers = Math.max(0, threads - 1);
   if (workers === 0 || !webWorkersAvailable()) return null;

@@ -1,11 +1,12 @@
 /**
  * Node's kernel thread pool: worker_threads running ../threads.ts's worker loop over the same
  * shared WebAssembly memory. Workers are unref'd once they listen, so that they never keep a process
- * alive.
+ * alive. A worker thread runs on its own from `new Worker` on, whatever the calling thread does, and
+ * takes kernels as soon as it has bumped the pool's count of listening workers.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { createPoolController, kernelWorkerSource, type KernelPool } from '../threads.js';
+import { createPoolController, kernelWorkerSource, registerPoolStarter, type KernelPool } from '../threads.js';
 
 // `import()` rather than `require`: an eval'd worker is CommonJS or ESM depending on the parent's
 // flags (`node --input-type=module` makes it ESM), and dynamic import works in both.
@@ -15,7 +16,7 @@ import('node:worker_threads').then(({ workerData, parentPort }) => startKernelWo
 
 /**
  * Starts `threads − 1` workers (default: one per core beyond the calling thread). The pool can run
- * jobs at once: blocks of workers not yet listening run on the calling thread.
+ * jobs at once: until every worker listens, the blocks run on the calling thread.
  */
 export function createKernelPool(module: WebAssembly.Module, memory: WebAssembly.Memory, threads = availableParallelism()): KernelPool | null {
   const workers = Math.max(0, threads - 1);
@@ -39,4 +40,12 @@ export function createKernelPool(module: WebAssembly.Module, memory: WebAssembly
     spawned.push(worker);
   }
   return pool;
+}
+
+/**
+ * Makes wasm backends created from now on start this pool synchronously (see registerPoolStarter);
+ * Keel's Node entry calls it before the default backend is made.
+ */
+export function registerNodeKernelPool(): void {
+  registerPoolStarter(createKernelPool);
 }
