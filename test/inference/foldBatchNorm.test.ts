@@ -127,5 +127,5 @@ test('a BN before a Flatten folds forward through it (parameters tiled); after a
   ] });
   const result = keel.foldBatchNorm(back);
   assert.deepEqual(result.notFolded.map((n) => n.layer), ['after_flatten']);
-  assert.match(result.notFolded[0].reason, /previous layer '.*' is a Flatten, not a Dense; no Dense comes after it/);
+  assert.match(result.notFolded[0].reason, /previous layer '.*' is a Flatten, not a Dense, Conv2D or DepthwiseConv2D; no Dense, Conv2D or DepthwiseConv2D comes after it/);
 });

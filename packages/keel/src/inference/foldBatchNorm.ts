@@ -1,19 +1,22 @@
 /**
  * `foldBatchNorm(model)`: a new inference model in which BatchNormalization layers are folded into
- * an adjacent Dense (formulas in `foldWeights.ts`), so that inference skips BN's work entirely.
- * The original model is not touched.
+ * an adjacent Dense, Conv2D or DepthwiseConv2D (formulas in `foldWeights.ts` and
+ * `foldConvWeights.ts`), so that inference skips BN's work entirely. The original model is not
+ * touched.
  *
  * Which neighbour:
- * - backward, into the Dense just before, when that Dense has a linear activation (seed-before:
- *   Dense(useBias: false) → BN → Activation);
- * - otherwise forward, into the Dense just after (seed: Flatten → BN → Dense, and
- *   Dense(relu) → BN → Dense).
+ * - backward, into the layer just before, when it is a Dense, Conv2D or DepthwiseConv2D with a
+ *   linear activation (seed-before: Dense(useBias: false) → BN → Activation; cnn: Conv2D → BN → relu);
+ * - otherwise forward, into the layer just after: a Dense (seed: Flatten → BN → Dense, and
+ *   Dense(relu) → BN → Dense), or a convolution that sees no padding.
  * Dropout and linear Activation layers in between are skipped (both are the identity in inference),
- * and so is a Flatten on the way forward: BN's per-feature parameters are then tiled over the
- * flattened positions (feature = flat index mod features, as Flatten keeps the last axis fastest).
+ * and so is a Flatten on the way forward to a Dense: BN's per-feature parameters are then tiled over
+ * the flattened positions (feature = flat index mod features, as Flatten keeps the last axis fastest).
  * Anything else in between blocks the fold: a nonlinearity (BN after relu cannot fold backward
- * through the relu), or a Flatten of rank > 2 inputs on the way back (Dense shares its scale over
- * positions; BN after Flatten does not). BNs that cannot fold stay, and the result says which and why.
+ * through the relu), pooling, or a Flatten of rank > 2 inputs on the way back (Dense shares its
+ * scale over positions; BN after Flatten does not). BN before a padded convolution does not fold
+ * either: the padding's zeros are added after BN and would not get BN's shift. BNs that cannot
+ * fold stay, and the result says which and why.
  *
  * Gotcha: a folded model has no BN to train; it is for inference. Fold after
  * `recomputeBatchNormStatistics` if you use it.
@@ -25,14 +28,17 @@ import { Dense } from '../layers/dense.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
 import { Activation, Dropout, Flatten } from '../layers/simple.js';
 import { buildLayer, layerToJSON, parseLayer, type LayerPlan } from '../layers/serialization.js';
+import { Conv2D } from '../layers/conv2d.js';
+import { DepthwiseConv2D } from '../layers/depthwiseConv2d.js';
 import { foldBatchNormAfterDense, foldBatchNormBeforeDense, type BatchNormParameters } from './foldWeights.js';
+import { foldBatchNormBeforeDepthwise } from './foldConvWeights.js';
 
 export interface FoldResult {
   /** The folded model (new layers, new weights; same names for the layers kept). */
   model: Sequential;
-  /** Each BN folded away: its name, the Dense it went into, and the direction. */
+  /** Each BN folded away: its name, the layer (Dense, Conv2D, DepthwiseConv2D) it went into, and the direction. */
   folded: { layer: string; into: string; direction: 'intoPrevious' | 'intoNext' }[];
-  /** Each BN kept, with the reason in words. Empty for the chapter's seed and seed-before models. */
+  /** Each BN kept, with the reason in words. Empty for the seed, seed-before and cnn models. */
   notFolded: { layer: string; reason: string }[];
 }
 
@@ -68,16 +74,12 @@ export function foldBatchNorm(model: Sequential): FoldResult {
       const prev = neighbour(items, i, -1);
       const next = neighbour(items, i, +1);
       const params = bnParameters(bn);
-      if (prev.dense) {
-        const dense = prev.dense;
-        const w = foldBatchNormAfterDense(denseWeights(dense), params);
-        setDense(dense, w.kernel, w.bias);
-        folded.push({ layer: bn.plan.name, into: dense.plan.name, direction: 'intoPrevious' });
-      } else if (next.dense) {
-        const dense = denseWeights(next.dense);
-        const w = foldBatchNormBeforeDense(dense, tile(params, dense.inputs));
-        setDense(next.dense, w.kernel, w.bias);
-        folded.push({ layer: bn.plan.name, into: next.dense.plan.name, direction: 'intoNext' });
+      if (prev.target) {
+        foldInto(prev.target, params, 'after');
+        folded.push({ layer: bn.plan.name, into: prev.target.plan.name, direction: 'intoPrevious' });
+      } else if (next.target) {
+        foldInto(next.target, params, 'before');
+        folded.push({ layer: bn.plan.name, into: next.target.plan.name, direction: 'intoNext' });
       } else {
         reasons.set(bn.plan.name, `${prev.reason}; ${next.reason}`);
         continue;
@@ -98,24 +100,74 @@ export function foldBatchNorm(model: Sequential): FoldResult {
   return { model: result, folded, notFolded };
 }
 
-/** The nearest layer in direction `step` that is not the identity in inference, if it is a Dense. */
-function neighbour(items: Item[], i: number, step: -1 | 1): { dense?: Item; reason: string } {
+/** The layer kinds a BN folds into. */
+const FOLD_TARGETS = 'Dense, Conv2D or DepthwiseConv2D';
+
+/**
+ * The nearest layer in direction `step` that is not the identity in inference, if BN can fold into
+ * it: before it (step −1) a linear Dense or convolution; after it (step +1) a Dense, or a
+ * convolution that sees no padding.
+ */
+function neighbour(items: Item[], i: number, step: -1 | 1): { target?: Item; reason: string } {
   const side = step < 0 ? 'previous' : 'next';
+  let crossedFlatten = false;
   for (let j = i + step; j >= 0 && j < items.length; j += step) {
     const layer = items[j].source;
+    const name = items[j].plan.name;
     if (layer instanceof Dropout) continue;
-    if (layer instanceof Flatten && (step > 0 || layer.inputShape.length === 1)) continue;
-    if (layer instanceof Activation && layer.activation === 'linear') continue;
-    if (layer instanceof Dense) {
-      if (step < 0 && layer.activation !== 'linear') {
-        return { reason: `the previous Dense '${items[j].plan.name}' applies '${layer.activation}', and BN cannot fold back through a nonlinearity` };
-      }
-      return { dense: items[j], reason: '' };
+    if (layer instanceof Flatten && (step > 0 || layer.inputShape.length === 1)) {
+      crossedFlatten ||= layer.inputShape.length > 1;
+      continue;
     }
-    return { reason: `the ${side} layer '${items[j].plan.name}' is a ${layer.getClassName()}${
-      layer instanceof Activation ? ` ('${layer.activation}', nonlinear)` : ''}, not a Dense` };
+    if (layer instanceof Activation && layer.activation === 'linear') continue;
+    if (layer instanceof Dense || layer instanceof Conv2D || layer instanceof DepthwiseConv2D) {
+      const kind = layer.getClassName();
+      if (step < 0 && layer.activation !== 'linear') {
+        return { reason: `the previous ${kind} '${name}' applies '${layer.activation}', and BN cannot fold back through a nonlinearity` };
+      }
+      if (step > 0 && !(layer instanceof Dense)) {
+        if (crossedFlatten) return { reason: `a Flatten stands between it and the next ${kind} '${name}'` };
+        const g = layer.geometry(1);
+        const padded = g.padTop > 0 || g.padLeft > 0 ||
+          (g.outHeight - 1) * g.strideHeight + (g.filterHeight - 1) * g.dilationHeight + 1 > g.inHeight ||
+          (g.outWidth - 1) * g.strideWidth + (g.filterWidth - 1) * g.dilationWidth + 1 > g.inWidth;
+        if (padded) {
+          return { reason: `the next ${kind} '${name}' pads its input ('same'), and BN before a padded convolution is not exact: the padding's zeros would not be shifted` };
+        }
+      }
+      return { target: items[j], reason: '' };
+    }
+    return { reason: `the ${side} layer '${name}' is a ${layer.getClassName()}${
+      layer instanceof Activation ? ` ('${layer.activation}', nonlinear)` : ''}, not a ${FOLD_TARGETS}` };
   }
-  return { reason: step < 0 ? 'no Dense comes before it' : 'no Dense comes after it' };
+  return { reason: step < 0 ? `no ${FOLD_TARGETS} comes before it` : `no ${FOLD_TARGETS} comes after it` };
+}
+
+/**
+ * Folds BN's parameters into `target`'s kernel and bias, for a BN `where` relative to it. A
+ * convolution's kernel is read as a Dense kernel (see foldConvWeights.ts).
+ */
+function foldInto(target: Item, bn: BatchNormParameters, where: 'before' | 'after'): void {
+  const layer = target.source;
+  const kernelName = layer instanceof DepthwiseConv2D ? 'depthwise_kernel' : 'kernel';
+  const kernel = target.weights.get(kernelName)!;
+  const bias = target.weights.get('bias') ?? null;
+  let w: { kernel: Float32Array; bias: Float32Array };
+  if (layer instanceof DepthwiseConv2D) {
+    const [kh, kw] = layer.kernelSize;
+    const outputs = kernel.length / (kh * kw);
+    w = where === 'after'
+      ? foldBatchNormAfterDense({ kernel, bias, inputs: kh * kw, units: outputs }, bn)
+      : foldBatchNormBeforeDepthwise(kernel, bias, kh * kw, outputs / layer.depthMultiplier, layer.depthMultiplier, bn);
+  } else {
+    const units = layer instanceof Dense ? layer.units : (layer as Conv2D).filters;
+    const dense = { kernel, bias, inputs: kernel.length / units, units };
+    w = where === 'after' ? foldBatchNormAfterDense(dense, bn) : foldBatchNormBeforeDense(dense, tile(bn, dense.inputs));
+  }
+  target.weights.set(kernelName, w.kernel);
+  target.weights.set('bias', w.bias);
+  // A layer without bias gets one: BN's shift lands there.
+  target.plan = { ...target.plan, args: { ...target.plan.args, useBias: true } };
 }
 
 function bnParameters(item: Item): BatchNormParameters {
@@ -140,17 +192,4 @@ function tile(bn: BatchNormParameters, length: number): BatchNormParameters {
     gamma: repeat(bn.gamma), beta: repeat(bn.beta), movingMean: repeat(bn.movingMean),
     movingVariance: repeat(bn.movingVariance), epsilon: bn.epsilon,
   };
-}
-
-function denseWeights(item: Item) {
-  const kernel = item.weights.get('kernel')!;
-  const units = item.plan.args.units as number;
-  return { kernel, bias: item.weights.get('bias') ?? null, inputs: kernel.length / units, units };
-}
-
-/** Writes folded weights; a Dense without bias gets one. */
-function setDense(item: Item, kernel: Float32Array, bias: Float32Array): void {
-  item.weights.set('kernel', kernel);
-  item.weights.set('bias', bias);
-  item.plan = { ...item.plan, args: { ...item.plan.args, useBias: true } };
 }
