@@ -12,6 +12,9 @@ export type UnaryKind = 'linear' | 'relu' | 'elu' | 'selu' | 'leakyRelu' | 'tanh
  *
  * Arrays passed to a backend's kernels are ones it allocated with `alloc` (or plain typed arrays for
  * the reference backend). float64 arrays are only ever sent to the reference backend.
+ *
+ * Batch-norm kernels take γ before β, as y = γ·x̂ + β is written, and the statistics (mean, variance)
+ * before both; their one caller, ops/batchNorm.ts, takes all of these by name.
  */
 export interface Backend {
   readonly name: string;

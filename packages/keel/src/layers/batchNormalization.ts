@@ -161,7 +161,10 @@ export class BatchNormalization extends Layer {
     const features = this.movingMean.value.size;
     this.lastWasTraining = this.usesBatchStatistics(training);
     if (!this.lastWasTraining) {
-      batchNorm(x, this.movingMean.value, this.movingVariance.value, this.betaValue, this.gammaValue, this.epsilon, y);
+      batchNorm(x, {
+        mean: this.movingMean.value, variance: this.movingVariance.value,
+        gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon,
+      }, y);
       if (training) this.lastInput = x;
       return y;
     }
@@ -177,7 +180,7 @@ export class BatchNormalization extends Layer {
       variance: this.buffer('variance', [features], x.dtype),
       invStd: this.buffer('invStd', [features], x.dtype),
     };
-    batchNormTraining(x, this.betaValue, this.gammaValue, this.epsilon, y, this.saved);
+    batchNormTraining(x, { gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon }, y, this.saved);
     this.lastInput = x;
     this.pendingUpdate = true;
     return y;
@@ -191,12 +194,12 @@ export class BatchNormalization extends Layer {
       // dx = dy·s: the same kernel with mean 0 and β 0.
       if (!needInputGrad) return null;
       const zero = this.buffer('zero', this.movingMean.shape, x.dtype);
-      batchNorm(dy, zero, this.movingVariance.value, zero, this.gammaValue, this.epsilon, dx);
+      batchNorm(dy, { mean: zero, variance: this.movingVariance.value, gamma: this.gammaValue, beta: zero, epsilon: this.epsilon }, dx);
       return dx;
     }
     const dGamma = this.gamma?.grad ?? this.buffer('scratchGamma', this.movingMean.shape, x.dtype);
     const dBeta = this.beta?.grad ?? this.buffer('scratchBeta', this.movingMean.shape, x.dtype);
-    batchNormTrainingGrad(x, dy, this.gammaValue, this.saved!, dx, dGamma, dBeta);
+    batchNormTrainingGrad(x, dy, this.gammaValue, this.saved!, { dx, dGamma, dBeta });
     return needInputGrad ? dx : null;
   }
 
