@@ -8,9 +8,10 @@
 import type { Backend, UnaryKind } from '../backend.js';
 import type { DType, FloatArray } from '../../core/tensor.js';
 import { createJsBackend } from '../js/index.js';
-import { loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
+import { GEOMETRY_FIELDS, loadKernels, UNARY_CODES, wasmSupported, type KernelExports } from './kernels.js';
+import type { Conv2DGeometry } from '../convGeometry.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
-import { chooseGemmSplit, registeredPoolStarter, splitColumns, splitGemm, type KernelPool, type PoolStarter } from './threads.js';
+import { chooseGemmSplit, registeredPoolStarter, splitColumns, splitGemm, type KernelPool, type PoolKernel, type PoolStarter } from './threads.js';
 import { createWebKernelPool } from './web-pool.js';
 
 export { wasmSupported };
@@ -268,6 +269,40 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
   }
 
+  // The window kernels read their geometry from 15 i32 in the heap (GEOMETRY_FIELDS), written
+  // before each call: a call runs to completion before the next starts, so one block serves all.
+  let geometryPtr = -1;
+  const geometry = (g: Conv2DGeometry, multiplier: number): number => {
+    if (geometryPtr < 0) geometryPtr = heap.malloc(64, true);
+    if (geometryPtr < 0) throw new Error('wasm backend: out of WebAssembly memory for a window geometry.');
+    const view = new Int32Array(heap.memory.buffer, geometryPtr, GEOMETRY_FIELDS.length);
+    GEOMETRY_FIELDS.forEach((field, i) => { view[i] = field === 'multiplier' ? multiplier : g[field]; });
+    return geometryPtr;
+  };
+  const windowSizes = (g: Conv2DGeometry, multiplier: number): [number, number, number] => [
+    g.batch * g.inHeight * g.inWidth * g.inChannels,
+    g.batch * g.outHeight * g.outWidth * g.inChannels * multiplier,
+    g.filterHeight * g.filterWidth,
+  ];
+
+  /**
+   * Runs `kernel` over [0, total) of its outer index: in one call when the work (values touched,
+   * roughly) is small or there is too little to split, else in `parts` ranges on the pool.
+   */
+  function byRange(name: PoolKernel, kernel: unknown, total: number, work: number, block: (start: number, end: number) => number[]): void {
+    if (parts < 2 || work < THREADED_PASS_MIN_VALUES || total < parts) {
+      (kernel as (...args: number[]) => void)(...block(0, total));
+      return;
+    }
+    const ranges: number[][] = [];
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = Math.round((total * (t + 1)) / parts);
+      ranges.push(block(start, end));
+      start = end;
+    }
+    runBlocks(name, ranges, kernel as (...args: number[]) => void);
+  }
+
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
   let scratchPtr = -1;
   let scratchBytes = 0;
@@ -491,16 +526,98 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       call.finish();
     },
 
-    // Convolutions and pooling: the reference kernels, run on the heap's arrays, until SIMD
-    // kernels replace them.
-    im2col: js.im2col,
-    col2im: js.col2im,
-    depthwiseConv2d: js.depthwiseConv2d,
-    depthwiseConv2dBackpropInput: js.depthwiseConv2dBackpropInput,
-    depthwiseConv2dBackpropFilter: js.depthwiseConv2dBackpropFilter,
-    maxPool: js.maxPool,
-    maxPoolGrad: js.maxPoolGrad,
-    avgPool: js.avgPool,
-    avgPoolGrad: js.avgPoolGrad,
+    // Convolutions and pooling (assembly/conv.as). Each splits its outer index (rows of cols,
+    // images, or channels) into `parts` ranges; within a range the order of every sum is fixed.
+    im2col(x, cols, g) {
+      if (!allFloat32(x, cols)) return js.im2col(x, cols, g);
+      const rows = g.batch * g.outHeight * g.outWidth;
+      const depth = g.filterHeight * g.filterWidth * g.inChannels;
+      const px = call.ptr(x as Float32Array, g.batch * g.inHeight * g.inWidth * g.inChannels, 'in');
+      const pc = call.ptr(cols as Float32Array, rows * depth, 'out');
+      const pg = geometry(g, 1);
+      byRange('im2col', k.im2col, rows, rows * depth, (start, end) => [px, pc, pg, start, end]);
+      call.finish();
+    },
+    col2im(cols, dx, g) {
+      if (!allFloat32(cols, dx)) return js.col2im(cols, dx, g);
+      const rows = g.batch * g.outHeight * g.outWidth;
+      const depth = g.filterHeight * g.filterWidth * g.inChannels;
+      const pc = call.ptr(cols as Float32Array, rows * depth, 'in');
+      const pd = call.ptr(dx as Float32Array, g.batch * g.inHeight * g.inWidth * g.inChannels, 'out');
+      const pg = geometry(g, 1);
+      byRange('col2im', k.col2im, g.batch, rows * depth, (start, end) => [pc, pd, pg, start, end]);
+      call.finish();
+    },
+    depthwiseConv2d(x, kernel, y, g, multiplier) {
+      if (!allFloat32(x, kernel, y)) return js.depthwiseConv2d(x, kernel, y, g, multiplier);
+      const [inSize, outSize, taps] = windowSizes(g, multiplier);
+      const px = call.ptr(x as Float32Array, inSize, 'in');
+      const pk = call.ptr(kernel as Float32Array, taps * g.inChannels * multiplier, 'in');
+      const py = call.ptr(y as Float32Array, outSize, 'out');
+      const pg = geometry(g, multiplier);
+      byRange('depthwiseConv2d', k.depthwiseConv2d, g.batch, outSize * taps, (start, end) => [px, pk, py, pg, start, end]);
+      call.finish();
+    },
+    depthwiseConv2dBackpropInput(dy, kernel, dx, g, multiplier) {
+      if (!allFloat32(dy, kernel, dx)) return js.depthwiseConv2dBackpropInput(dy, kernel, dx, g, multiplier);
+      const [inSize, outSize, taps] = windowSizes(g, multiplier);
+      const pdy = call.ptr(dy as Float32Array, outSize, 'in');
+      const pk = call.ptr(kernel as Float32Array, taps * g.inChannels * multiplier, 'in');
+      const pdx = call.ptr(dx as Float32Array, inSize, 'out');
+      const pg = geometry(g, multiplier);
+      byRange('depthwiseConv2dBackpropInput', k.depthwiseConv2dBackpropInput, g.batch, outSize * taps,
+        (start, end) => [pdy, pk, pdx, pg, start, end]);
+      call.finish();
+    },
+    depthwiseConv2dBackpropFilter(x, dy, dKernel, g, multiplier) {
+      if (!allFloat32(x, dy, dKernel)) return js.depthwiseConv2dBackpropFilter(x, dy, dKernel, g, multiplier);
+      const [inSize, outSize, taps] = windowSizes(g, multiplier);
+      const px = call.ptr(x as Float32Array, inSize, 'in');
+      const pdy = call.ptr(dy as Float32Array, outSize, 'in');
+      const pdk = call.ptr(dKernel as Float32Array, taps * g.inChannels * multiplier, 'inout');
+      const pg = geometry(g, multiplier);
+      // By channels: each thread owns whole rows of dKernel's channel axis.
+      byRange('depthwiseConv2dBackpropFilter', k.depthwiseConv2dBackpropFilter, g.inChannels, outSize * taps,
+        (start, end) => [px, pdy, pdk, pg, start, end]);
+      call.finish();
+    },
+    maxPool(x, y, g) {
+      if (!allFloat32(x, y)) return js.maxPool(x, y, g);
+      const [inSize, outSize, taps] = windowSizes(g, 1);
+      const px = call.ptr(x as Float32Array, inSize, 'in');
+      const py = call.ptr(y as Float32Array, outSize, 'out');
+      const pg = geometry(g, 1);
+      byRange('maxPool', k.maxPool, g.batch, outSize * taps, (start, end) => [px, py, pg, start, end]);
+      call.finish();
+    },
+    maxPoolGrad(x, y, dy, dx, g) {
+      if (!allFloat32(x, y, dy, dx)) return js.maxPoolGrad(x, y, dy, dx, g);
+      const [inSize, outSize, taps] = windowSizes(g, 1);
+      const px = call.ptr(x as Float32Array, inSize, 'in');
+      const py = call.ptr(y as Float32Array, outSize, 'in');
+      const pdy = call.ptr(dy as Float32Array, outSize, 'in');
+      const pdx = call.ptr(dx as Float32Array, inSize, 'out');
+      const pg = geometry(g, 1);
+      byRange('maxPoolGrad', k.maxPoolGrad, g.batch, outSize * taps, (start, end) => [px, py, pdy, pdx, pg, start, end]);
+      call.finish();
+    },
+    avgPool(x, y, g) {
+      if (!allFloat32(x, y)) return js.avgPool(x, y, g);
+      const [inSize, outSize, taps] = windowSizes(g, 1);
+      const px = call.ptr(x as Float32Array, inSize, 'in');
+      const py = call.ptr(y as Float32Array, outSize, 'out');
+      const pg = geometry(g, 1);
+      byRange('avgPool', k.avgPool, g.batch, outSize * taps, (start, end) => [px, py, pg, start, end]);
+      call.finish();
+    },
+    avgPoolGrad(dy, dx, g) {
+      if (!allFloat32(dy, dx)) return js.avgPoolGrad(dy, dx, g);
+      const [inSize, outSize, taps] = windowSizes(g, 1);
+      const pdy = call.ptr(dy as Float32Array, outSize, 'in');
+      const pdx = call.ptr(dx as Float32Array, inSize, 'out');
+      const pg = geometry(g, 1);
+      byRange('avgPoolGrad', k.avgPoolGrad, g.batch, outSize * taps, (start, end) => [pdy, pdx, pg, start, end]);
+      call.finish();
+    },
   };
 }

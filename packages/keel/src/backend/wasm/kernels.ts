@@ -39,7 +39,23 @@ export interface KernelExports {
     dx: number, dgamma: number, dbeta: number, scratch: number): void;
   batchNormInfer(x: number, mean: number, variance: number, gamma: number, beta: number, epsilon: number,
     rows: number, cols: number, y: number, scratch: number): void;
+  // Window kernels (assembly/conv.as): `geom` points at GEOMETRY_FIELDS as i32; [start, end) is a range of the outer index.
+  im2col(x: number, cols: number, geom: number, rowStart: number, rowEnd: number): void;
+  col2im(cols: number, dx: number, geom: number, nStart: number, nEnd: number): void;
+  depthwiseConv2d(x: number, kernel: number, y: number, geom: number, nStart: number, nEnd: number): void;
+  depthwiseConv2dBackpropInput(dy: number, kernel: number, dx: number, geom: number, nStart: number, nEnd: number): void;
+  depthwiseConv2dBackpropFilter(x: number, dy: number, dKernel: number, geom: number, cStart: number, cEnd: number): void;
+  maxPool(x: number, y: number, geom: number, nStart: number, nEnd: number): void;
+  maxPoolGrad(x: number, y: number, dy: number, dx: number, geom: number, nStart: number, nEnd: number): void;
+  avgPool(x: number, y: number, geom: number, nStart: number, nEnd: number): void;
+  avgPoolGrad(dy: number, dx: number, geom: number, nStart: number, nEnd: number): void;
 }
+
+/** The order in which the window kernels read a geometry's fields (assembly/conv.as). */
+export const GEOMETRY_FIELDS = [
+  'batch', 'inHeight', 'inWidth', 'inChannels', 'outHeight', 'outWidth', 'filterHeight', 'filterWidth',
+  'strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth', 'padTop', 'padLeft', 'multiplier',
+] as const;
 
 /** Activation codes as the kernels number them (assembly/elementwise.as). */
 export const UNARY_CODES: Record<UnaryKind, number> = {

@@ -32,6 +32,8 @@ export const KERNEL = 15;
 export const POOL_KERNELS = [
   'gemmStrided', 'batchNormTrainStrided', 'batchNormGradStrided', 'sgdUpdate', 'adamUpdate', 'rmspropUpdate', 'nadamUpdate', 'fillValue',
   'addBiasActivation', 'batchNormInfer',
+  'im2col', 'col2im', 'depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter',
+  'maxPool', 'maxPoolGrad', 'avgPool', 'avgPoolGrad',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 /** Argument positions holding a float (batchNormTrainStrided's epsilon; the optimizers' rates and decays). */
@@ -39,6 +41,8 @@ export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   gemmStrided: [], batchNormTrainStrided: [11], batchNormGradStrided: [],
   sgdUpdate: [4, 5], adamUpdate: [5, 6, 7, 8], rmspropUpdate: [6, 7, 8, 9, 10], nadamUpdate: [5, 6, 7, 8, 9, 10], fillValue: [2],
   addBiasActivation: [6], batchNormInfer: [5],
+  im2col: [], col2im: [], depthwiseConv2d: [], depthwiseConv2dBackpropInput: [], depthwiseConv2dBackpropFilter: [],
+  maxPool: [], maxPoolGrad: [], avgPool: [], avgPoolGrad: [],
 };
 export const NO_BLOCK = 0;
 export const FREE = 1;

@@ -3,3 +3,4 @@ export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
 export { addBias, addBiasActivation, columnSums, fillValue, findNonFinite, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
 export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
 export { sgdUpdate, adamUpdate, rmspropUpdate, nadamUpdate } from './optimizers';
+export { im2col, col2im, maxPool, maxPoolGrad, avgPool, avgPoolGrad, depthwiseConv2d, depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter } from './conv';
