@@ -26,7 +26,7 @@ const convCases: { what: string; args: Record<string, unknown>; input: number[] 
 
 for (const c of convCases) {
   test(`gradient: Conv2D ${c.what}`, () => {
-    checkLayerGradients(new Conv2D({ ...F64, ...(c.args as never) }), c.input, `conv2d ${c.what}`);
+    checkLayerGradients(new Conv2D({ ...F64, ...(c.args as { filters: number; kernelSize: number }) }), c.input, `conv2d ${c.what}`);
   });
 }
 
@@ -39,7 +39,7 @@ const depthwiseCases: { what: string; args: Record<string, unknown>; input: numb
 
 for (const c of depthwiseCases) {
   test(`gradient: DepthwiseConv2D ${c.what}`, () => {
-    checkLayerGradients(new DepthwiseConv2D({ ...F64, ...(c.args as never) }), c.input, `depthwise ${c.what}`);
+    checkLayerGradients(new DepthwiseConv2D({ ...F64, ...(c.args as { kernelSize: number }) }), c.input, `depthwise ${c.what}`);
   });
 }
 
@@ -53,10 +53,10 @@ const poolCases: { what: string; args: Record<string, unknown>; input: number[] 
 
 for (const c of poolCases) {
   test(`gradient: MaxPooling2D ${c.what}`, () => {
-    checkLayerGradients(new MaxPooling2D({ dtype: 'float64', ...(c.args as never) }), c.input, `maxPool ${c.what}`);
+    checkLayerGradients(new MaxPooling2D({ dtype: 'float64', ...(c.args as object) }), c.input, `maxPool ${c.what}`);
   });
   test(`gradient: AveragePooling2D ${c.what}`, () => {
-    checkLayerGradients(new AveragePooling2D({ dtype: 'float64', ...(c.args as never) }), c.input, `avgPool ${c.what}`);
+    checkLayerGradients(new AveragePooling2D({ dtype: 'float64', ...(c.args as object) }), c.input, `avgPool ${c.what}`);
   });
 }
 

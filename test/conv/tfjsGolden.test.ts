@@ -38,7 +38,7 @@ function compare(keelLayer: Layer, tfLayer: tf.layers.Layer, inputShape: number[
   const weights = keelLayer.getWeights().map((w) => keel.tensor(randomArray(w.size, random), w.shape));
   keelLayer.setWeights(weights);
   const tfOut = tfLayer.apply(tf.tensor(x, inputShape)) as tf.Tensor;
-  tfLayer.setWeights(weights.map((w) => tf.tensor(w.dataSync(), w.shape)));
+  tfLayer.setWeights(weights.map((w) => tf.tensor(w.dataSync(), [...w.shape])));
   const expected = (tfLayer.apply(tf.tensor(x, inputShape)) as tf.Tensor);
   tfOut.dispose();
   const actual = keelLayer.apply(keel.tensor(x, inputShape));
