@@ -65,9 +65,6 @@ const KERAS3 = {
 // float64: the same arithmetic up to reordering. float32: w, m and v rounded to float32 at each of
 // the 5 steps (half an ulp of 10 is 4.8e-7; Keras 3's rule in Keel's kernels lands within that).
 const KERAS3_TOLERANCE = { float64: 1e-12, float32: 2e-6 };
-const NADAM_TODO =
-  "Keel's Nadam uses the momentum schedule of Keras 2's legacy Nadam, β1·(1 − 0.5·0.96^(0.004·t)); " +
-  'Keras 3 uses β1·(1 − 0.5·0.96^t) (packages/keel/src/optimizers/index.ts, Nadam.beginStep)';
 
 function assertFollowsKeras3(got: number[], expected: number[], tolerance: number, what: string): void {
   got.forEach((value, step) =>
@@ -82,7 +79,7 @@ test('Adam follows Keras 3 for 5 steps of var²/2 (float64)', () => {
   assertFollowsKeras3(minimizeSquare(keel.optimizers.adam({ learningRate: 0.2 }), 10, 5), KERAS3.adam, KERAS3_TOLERANCE.float64, 'adam');
 });
 
-test('Nadam follows Keras 3 for 5 steps of var²/2 (float64)', { todo: NADAM_TODO }, () => {
+test('Nadam follows Keras 3 for 5 steps of var²/2 (float64)', () => {
   assertFollowsKeras3(minimizeSquare(keel.optimizers.nadam({ learningRate: 0.2 }), 10, 5), KERAS3.nadam, KERAS3_TOLERANCE.float64, 'nadam');
 });
 
@@ -94,7 +91,7 @@ testOnEveryBackend('Adam follows Keras 3 for 5 steps of var²/2 (float32)', () =
 testOnEveryBackend('Nadam follows Keras 3 for 5 steps of var²/2 (float32)', () => {
   const got = minimizeSquare(keel.optimizers.nadam({ learningRate: 0.2 }), 10, 5, 'float32');
   assertFollowsKeras3(got, KERAS3.nadam, KERAS3_TOLERANCE.float32, 'nadam');
-}, { todo: NADAM_TODO });
+});
 
 test('Keras defaults', () => {
   const sgd = keel.optimizers.sgd();

@@ -32,8 +32,8 @@ export interface NadamHyper { lr: number; beta1: number; beta2: number; epsilon:
 /** One Nadam step t (1, 2, ...): Keras's momentum schedule (the optimizer's beginStep), then the update. */
 export function previousNadamStep(w: Float64Array, g: ArrayLike<number>, state: PreviousNadamState, t: number, h: NadamHyper): void {
   const { beta1: b1, beta2: b2, epsilon, lr } = h;
-  const muT = b1 * (1 - 0.5 * 0.96 ** (0.004 * t));
-  const muNext = b1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
+  const muT = b1 * (1 - 0.5 * 0.96 ** t);
+  const muNext = b1 * (1 - 0.5 * 0.96 ** (t + 1));
   const uProductT = state.uProduct * muT;
   state.uProduct = uProductT;
   const { m, v } = state;

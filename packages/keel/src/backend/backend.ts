@@ -123,7 +123,7 @@ export interface Backend {
 
   /**
    * One Nadam step over n values (Keras 3), with the momentum schedule and bias corrections folded
-   * into three scalars the caller computes in float64 (μₜ = β1·(1 − 0.5·0.96^(0.004·t)), Πₜ = μ1···μₜ):
+   * into three scalars the caller computes in float64 (μₜ = β1·(1 − 0.5·0.96^t), as Keras 3, Πₜ = μ1···μₜ):
    * lrM = lr·μₜ₊₁/(1 − Πₜ₊₁), lrG = lr·(1 − μₜ)/(1 − Πₜ), vScale = 1/(1 − β2ᵗ).
    * m ← m + (g − m)·(1 − β1); v ← v + (g² − v)·(1 − β2);
    * w ← w − (lrM·m + lrG·g)/(sqrt(v·vScale) + epsilon).

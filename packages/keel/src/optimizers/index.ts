@@ -11,7 +11,7 @@
  *     s ← ρ·s + (1−ρ)·g²;  Δ = lr·g/sqrt(s − ḡ² + ε) (ḡ the running mean of g when centered);
  *     w ← w − Δ (with momentum: mom ← momentum·mom + Δ, w ← w − mom)
  * - nadam({learningRate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7}): Adam with Nesterov momentum and
- *   Keras's momentum schedule μₜ = β1·(1 − 0.5·0.96^(0.004·t)).
+ *   Keras 3's momentum schedule μₜ = β1·(1 − 0.5·0.96^t) (Keras 2's legacy Nadam used 0.96^(0.004·t)).
  */
 import { ValueError, checkOptions, unknownName } from '../core/errors.js';
 import type { FloatArray } from '../core/tensor.js';
@@ -109,8 +109,8 @@ export class Nadam extends Adam {
   }
   override getClassName() { return 'Nadam'; }
   protected override beginStep(t: number): void {
-    this.muT = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * t));
-    this.muNext = this.beta1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
+    this.muT = this.beta1 * (1 - 0.5 * 0.96 ** t);
+    this.muNext = this.beta1 * (1 - 0.5 * 0.96 ** (t + 1));
     this.uProductT = this.uProduct * this.muT;
     this.uProduct = this.uProductT;
   }
