@@ -169,8 +169,8 @@ test('float64 optimizer updates run on the reference kernels', { skip }, () => {
  * given Πₜ₋₁; returns Πₜ too.
  */
 function nadamScalars(lr: number, beta1: number, beta2: number, t: number, uProductBefore: number) {
-  const muT = beta1 * (1 - 0.5 * 0.96 ** (0.004 * t));
-  const muNext = beta1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)));
+  const muT = beta1 * (1 - 0.5 * 0.96 ** t);
+  const muNext = beta1 * (1 - 0.5 * 0.96 ** (t + 1));
   const uProductT = uProductBefore * muT;
   return {
     uProductT,
