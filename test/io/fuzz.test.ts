@@ -247,6 +247,12 @@ test('120 mutations through the file:// loader: typed errors, and a weights file
             assert.equal(error!.name, 'ModelFormatError', error!.message);
             counts.refused++;
           }
+        } else if (!c.structure && c.previousPair && c.stamp !== 'none' && weights.length !== baseWeights.length) {
+          // A stamped model.json beside a weights file of another size, with a .prev pair: what a save
+          // of a model of another size leaves when it is interrupted between its renames. The intact
+          // previous pair is loaded.
+          assert.ok(loaded, error?.message);
+          assert.deepEqual(weightsOf(loaded), baseValues);
         } else if (!c.structure) {
           // The model.json Keel wrote, with a true stamp or none: the weights file alone decides.
           assert.equal(loaded ? 'model' : error!.name, expectedForWeights(weights), error?.message ?? 'loaded');

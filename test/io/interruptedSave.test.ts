@@ -160,10 +160,7 @@ test('crashes at every point of two saves in a row: loading gives the last save 
     assert.ok(cases > 50, `${cases} cases`); // a save makes about ten changes
   }));
 
-test('a save of a model of another size, interrupted between its renames, falls back to the previous pair', {
-  todo: 'loading checks the weights file\'s size against model.json before the CRC, and throws instead of falling back to ' +
-    'the intact .prev pair (packages/keel/src/io/node/fileSystem.ts, loadFromFolder)',
-}, () =>
+test('a save of a model of another size, interrupted between its renames, falls back to the previous pair', () =>
   withTempDir(async (dir) => {
     const a = seedModel('seed', [4, 4], [6, 5]);
     const wider = seedModel('seed', [4, 4], [7, 5]);

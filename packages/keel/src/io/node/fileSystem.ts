@@ -168,6 +168,11 @@ async function loadFromFolder(dir: string, modelFile: string, previous = false):
     }));
     const total = files.reduce((n, f) => n + f.size, 0);
     if (total !== group.bytes) {
+      // A save of a model of another size interrupted between its two renames leaves a new
+      // weights.bin beside the old model.json: the previous pair is intact under .prev.
+      if (!previous && stampOf(JSON.parse(text)) && (await exists(nodePath.join(dir, `${modelFile}.prev`)))) {
+        return loadFromFolder(dir, `${modelFile}.prev`, true);
+      }
       throw new ModelFormatError(
         `weights: the manifest describes ${group.bytes} bytes in ${group.paths.join(', ')}, but the files hold ${total} ` +
           `(${total < group.bytes ? 'truncated' : 'oversized'}); the weights file does not belong to this model.json or is damaged.`,
