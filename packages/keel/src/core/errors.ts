@@ -3,6 +3,8 @@
  * so that a user can act on it without reading Keel's source.
  */
 
+import { describeValue, quoteString } from './format.js';
+
 /** Base class: catch this to catch anything Keel raises on purpose. */
 export class KeelError extends Error {
   constructor(message: string) {
@@ -31,10 +33,7 @@ export class NonFiniteLossError extends KeelError {}
  */
 export class ModelFormatError extends ValueError {}
 
-/** Formats a shape the way Keras prints it: `[32,784]`. */
-export function formatShape(shape: readonly (number | null)[]): string {
-  return `[${shape.map((d) => (d === null ? 'null' : String(d))).join(',')}]`;
-}
+export { formatShape, formatIndex, describeValue } from './format.js';
 
 /**
  * Throws a ValueError for an option object that holds keys the callee does not know, naming the
@@ -45,20 +44,26 @@ export function checkOptions(where: string, options: object | undefined, known: 
   for (const key of Object.keys(options)) {
     if ((options as Record<string, unknown>)[key] === undefined) continue;
     if (!known.includes(key)) {
-      const hint = closest(key, known);
+      const hint = key.length <= 100 ? closest(key, known) : undefined;
       throw new ValueError(
-        `${where}: unknown option '${key}'. Expected one of: ${known.join(', ')}.` +
+        `${where}: unknown option ${quoteString(key)}. Expected one of: ${known.join(', ')}.` +
           (hint ? ` Did you mean '${hint}'?` : ''),
       );
     }
   }
 }
 
-/** Throws a ValueError for a name that is not among the known ones (activations, losses...). */
-export function unknownName(what: string, received: string, known: readonly string[]): never {
-  const hint = closest(received, known);
+/**
+ * Throws a ValueError for a name that is not among the known ones (activations, losses...).
+ * `received` may be anything a caller passed; it is described, never printed whole.
+ */
+export function unknownName(what: string, received: unknown, known: readonly string[]): never {
+  if (typeof received !== 'string') {
+    throw new ValueError(`Unknown ${what}: expected one of the names ${known.join(', ')}, received ${describeValue(received)}.`);
+  }
+  const hint = received.length <= 100 ? closest(received, known) : undefined;
   throw new ValueError(
-    `Unknown ${what} '${received}'. Expected one of: ${known.join(', ')}.` + (hint ? ` Did you mean '${hint}'?` : ''),
+    `Unknown ${what} ${quoteString(received)}. Expected one of: ${known.join(', ')}.` + (hint ? ` Did you mean '${hint}'?` : ''),
   );
 }
 
@@ -68,13 +73,14 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let bestDistance = Infinity;
   const w = word.toLowerCase();
   for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
+    // Case counts only to break ties: 'leCunNormall' means 'leCunNormal' rather than 'lecunNormal'.
+    const d = editDistance(w, c.toLowerCase()) + editDistance(word, c) / 1000;
     if (d < bestDistance) {
       bestDistance = d;
       best = c;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return Math.floor(bestDistance) <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {

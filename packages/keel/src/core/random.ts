@@ -5,6 +5,8 @@
  * The generator is xoshiro128** (fast, 128-bit state, good statistical quality) seeded through
  * splitmix32; normals use the Box-Muller transform.
  */
+import { ValueError, describeValue } from './errors.js';
+
 export class Random {
   private s0 = 0;
   private s1 = 0;
@@ -18,6 +20,7 @@ export class Random {
 
   /** Restarts the sequence from `seed` (any finite number; non-integers are truncated). */
   seed(seed: number): void {
+    checkSeed('Random', seed);
     let x = Math.trunc(seed) >>> 0;
     const next = () => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -109,10 +112,15 @@ let globalRandom = new Random(Date.now() ^ 0x5eed);
  * dropout). Like Keras's `keras.utils.set_random_seed`: call it once before building a model.
  */
 export function setRandomSeed(seed: number): void {
-  if (!Number.isFinite(seed)) {
-    throw new RangeError(`setRandomSeed: expected a finite number, received ${seed}.`);
-  }
+  checkSeed('setRandomSeed', seed);
   globalRandom = new Random(seed);
+}
+
+/** A NaN or infinite seed would silently become seed 0: refuse it instead. */
+function checkSeed(where: string, seed: unknown): void {
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+    throw new ValueError(`${where}: expected the seed to be a finite number, e.g. 42, received ${describeValue(seed)}.`);
+  }
 }
 
 /** The generator used when no seed is given. @internal */

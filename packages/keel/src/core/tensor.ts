@@ -1,4 +1,4 @@
-import { ShapeError, formatShape } from './errors.js';
+import { ShapeError, StateError, formatShape } from './errors.js';
 
 /** Element types Keel computes in. float64 exists for gradient checks; models train in float32. */
 export type DType = 'float32' | 'float64';
@@ -48,7 +48,7 @@ export class Tensor {
 
   /** A copy of the values as a Float32Array, in row-major order. */
   dataSync(): Float32Array {
-    this.assertAlive();
+    this.assertAlive('dataSync');
     return Float32Array.from(this.values);
   }
 
@@ -59,7 +59,7 @@ export class Tensor {
 
   /** The values as nested arrays of numbers, one level per dimension. */
   arraySync(): NestedArray {
-    this.assertAlive();
+    this.assertAlive('arraySync');
     const values = this.values;
     if (this.shape.length === 0) return values[0];
     const build = (dim: number, offset: number): NestedArray[] => {
@@ -97,9 +97,13 @@ export class Tensor {
     return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
   }
 
-  private assertAlive(): void {
+  /** Throws a StateError if the tensor was disposed: its storage may already hold another tensor. @internal */
+  assertAlive(where = 'Tensor'): void {
     if (this.disposed) {
-      throw new ShapeError(`Tensor ${formatShape(this.shape)} was disposed; it can no longer be read.`);
+      throw new StateError(
+        `${where}: this tensor (shape ${formatShape(this.shape)}) was disposed; it can no longer be read. ` +
+          `Read it before calling dispose(), or keep a copy made with keel.tensor(t).`,
+      );
     }
   }
 }

@@ -10,6 +10,7 @@
  *
  * Computed in float64, returned in float32. Kernels are [inputs, units], row-major.
  */
+import { ShapeError, describeValue } from '../core/errors.js';
 
 /** A BN layer's inference parameters (γ = 1 when `scale` is off, β = 0 when `center` is off). */
 export interface BatchNormParameters {
@@ -49,7 +50,7 @@ function affine(bn: BatchNormParameters): { scale: Float64Array; shift: Float64A
 /** Dense then BN (on the Dense's outputs): W' = W·diag(s), b' = (b − μ)·s + β. */
 export function foldBatchNormAfterDense(dense: DenseWeights, bn: BatchNormParameters): FoldedDenseWeights {
   const { inputs, units } = dense;
-  checkLength('BN after Dense: BN features', bn.movingMean.length, units);
+  checkWeights('foldBatchNormAfterDense', dense, bn, units, 'one per unit: the BN follows the Dense layer');
   const { scale } = affine(bn);
   const kernel = new Float32Array(inputs * units);
   for (let i = 0; i < inputs; i++) {
@@ -65,7 +66,7 @@ export function foldBatchNormAfterDense(dense: DenseWeights, bn: BatchNormParame
 /** BN (on the Dense's inputs) then Dense: W' = diag(s)·W, b' = b + (β − μ·s)·W. */
 export function foldBatchNormBeforeDense(dense: DenseWeights, bn: BatchNormParameters): FoldedDenseWeights {
   const { inputs, units } = dense;
-  checkLength('BN before Dense: BN features', bn.movingMean.length, inputs);
+  checkWeights('foldBatchNormBeforeDense', dense, bn, inputs, 'one per input: the BN precedes the Dense layer');
   const { scale, shift } = affine(bn);
   const kernel = new Float32Array(inputs * units);
   const bias = new Float64Array(units);
@@ -80,6 +81,31 @@ export function foldBatchNormBeforeDense(dense: DenseWeights, bn: BatchNormParam
   return { kernel, bias: Float32Array.from(bias) };
 }
 
-function checkLength(what: string, received: number, expected: number): void {
-  if (received !== expected) throw new RangeError(`${what}: expected ${expected}, received ${received}.`);
+/**
+ * Throws a ShapeError unless the kernel holds inputs·units values, the bias units, and each BN
+ * array `features` values (the Dense's units or inputs, named by `featuresOf`).
+ */
+function checkWeights(where: string, dense: DenseWeights, bn: BatchNormParameters, features: number, featuresOf: string): void {
+  const { inputs, units } = dense;
+  if (!Number.isInteger(inputs) || !Number.isInteger(units) || inputs <= 0 || units <= 0) {
+    throw new ShapeError(`${where}: expected dense.inputs and dense.units to be positive integers, received ${describeValue(inputs)} and ${describeValue(units)}.`);
+  }
+  const lengths: [string, ArrayLike<number> | null, number, string][] = [
+    ['dense.kernel', dense.kernel, inputs * units, `inputs × units = ${inputs} × ${units}, row-major [inputs, units]`],
+    ['dense.bias', dense.bias, units, 'units; or null for a Dense without bias'],
+    ['bn.gamma', bn.gamma, features, featuresOf],
+    ['bn.beta', bn.beta, features, featuresOf],
+    ['bn.movingMean', bn.movingMean, features, featuresOf],
+    ['bn.movingVariance', bn.movingVariance, features, featuresOf],
+  ];
+  for (const [name, values, expected, why] of lengths) {
+    if (values === null && name === 'dense.bias') continue;
+    const received = values?.length;
+    if (received !== expected) {
+      throw new ShapeError(
+        `${where}: expected ${name} to hold ${expected} values (${why}), received ${received ?? 'none'}. ` +
+          `Pass a Dense layer's weights with those of the BN layer right ${where === 'foldBatchNormAfterDense' ? 'after' : 'before'} it.`,
+      );
+    }
+  }
 }
