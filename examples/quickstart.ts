@@ -34,5 +34,7 @@ const [x, y] = makeSet(3000);
 const [xValid, yValid] = makeSet(500);
 const history = await model.fit(x, y, { epochs: 3, batchSize: 32, validationData: [xValid, yValid] });
 console.log('validation accuracy per epoch:', history.val_accuracy.map((a) => a.toFixed(3)).join(', '));
+const [loss, accuracy] = model.evaluate(xValid, yValid);   // scalar tensors, as in TF.js
+console.log(`validation loss ${loss.dataSync()[0].toFixed(4)}, accuracy ${accuracy.dataSync()[0].toFixed(3)}`);
 const probabilities = model.predict(keel.tensor(xValid.dataSync().subarray(0, 784), [1, 28, 28])).dataSync();
 console.log(`one instance: predicted class ${probabilities.indexOf(Math.max(...probabilities))}, label ${yValid.dataSync()[0]}`);

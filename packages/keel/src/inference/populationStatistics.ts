@@ -15,10 +15,10 @@
  * Differs from Keras: Keras has no such function; its moving averages lag the final weights.
  */
 import { Tensor, sameShape } from '../core/tensor.js';
-import { ShapeError, ValueError, checkOptions, formatShape } from '../core/errors.js';
+import { ShapeError, StateError, ValueError, checkOptions, describeValue, formatShape } from '../core/errors.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
-import type { Sequential } from '../models/sequential.js';
-import { empty, wrap } from '../ops/tensor.js';
+import { Sequential, type InputData } from '../models/sequential.js';
+import { checkFinite, empty, toBatch, wrap } from '../ops/tensor.js';
 
 export interface RecomputeBatchNormStatisticsArgs {
   /** Examples per forward pass (default 256). Larger is faster and uses more memory. */
@@ -51,17 +51,19 @@ export interface RecomputedStatistics {
  * Sets every BN layer's moving mean and moving variance to the exact mean and biased variance of
  * its inputs over all of `x` (inference mode upstream). On error, the model is left unchanged.
  *
+ * `x` is a Tensor or nested arrays, batch axis first, as `fit` takes it.
+ *
  * @example await keel.recomputeBatchNormStatistics(model, xTrain, { batchSize: 512 });
  */
 export async function recomputeBatchNormStatistics(
-  model: Sequential, x: Tensor, args: RecomputeBatchNormStatisticsArgs = {},
+  model: Sequential, xData: InputData, args: RecomputeBatchNormStatisticsArgs = {},
 ): Promise<RecomputedStatistics[]> {
   checkOptions('recomputeBatchNormStatistics', args, ['batchSize', 'onProgress']);
   const { batchSize = 256, onProgress } = args;
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
-    throw new ValueError(`recomputeBatchNormStatistics: expected batchSize to be a positive integer, received ${String(batchSize)}.`);
+    throw new ValueError(`recomputeBatchNormStatistics: expected batchSize to be a positive integer, received ${describeValue(batchSize)}.`);
   }
-  checkInputs(model, x);
+  const x = checkInputs(model, xData);
   const layers = model.layers;
   const targets = layers.flatMap((l, i) => (l instanceof BatchNormalization ? [i] : []));
   const before = targets.map((i) => {
@@ -152,22 +154,23 @@ export class RunningMoments {
   }
 }
 
-function checkInputs(model: Sequential, x: Tensor): void {
-  if (!(x instanceof Tensor)) {
-    throw new ValueError(`recomputeBatchNormStatistics: expected x to be a Tensor of training inputs, received ${String(x)}.`);
+function checkInputs(model: Sequential, data: unknown): Tensor {
+  const where = 'recomputeBatchNormStatistics';
+  if (!(model instanceof Sequential)) {
+    throw new ValueError(`${where}: expected a Sequential model as the first argument, received ${describeValue(model)}.`);
   }
   const expected = model.inputShape;
-  if (!sameShape(x.shape.slice(1), expected) || x.shape[0] === 0) {
-    throw new ShapeError(
-      `recomputeBatchNormStatistics: expected x of shape ${formatShape([null, ...expected])} with at least one example, ` +
-        `received ${formatShape(x.shape)}.`,
-    );
-  }
-  for (let i = 0; i < x.size; i++) {
-    if (!Number.isFinite(x.values[i])) {
-      throw new ValueError(`recomputeBatchNormStatistics: x must hold finite numbers, received ${x.values[i]} at flat index ${i}.`);
+  const x = toBatch(where, 'x', data, expected, (shape) => {
+    if (shape.length !== expected.length + 1 || !sameShape(shape.slice(1), expected) || shape[0] === 0) {
+      throw new ShapeError(
+        `${where}: expected x of shape ${formatShape([null, ...expected])} with at least one example, received ${formatShape(shape)}.`,
+      );
     }
-  }
+  });
+  if (x.isDisposed) throw new StateError(`${where}: x was disposed; pass a tensor that is still alive.`);
+  checkFinite(where, 'x', x, `Replace or drop the examples with missing or infinite values (impute them, or check the ` +
+    `preprocessing that produced them) before measuring statistics on them.`);
+  return x;
 }
 
 function rowsOf(x: Tensor, start: number, end: number, dtype: Tensor['dtype'], buffers: Map<number, Tensor>): Tensor {

@@ -9,11 +9,11 @@
  *   truncation gives weights about 12% too small.)
  *
  * glorotUniform/glorotNormal: scale 1, fanAvg. heNormal/heUniform: scale 2, fanIn.
- * lecunNormal/lecunUniform: scale 1, fanIn.
+ * lecunNormal/lecunUniform (TF.js spells them leCunNormal/leCunUniform; both work): scale 1, fanIn.
  */
 import { Tensor, sizeOf, type DType } from '../core/tensor.js';
 import { Random, defaultRandom } from '../core/random.js';
-import { ValueError, checkOptions, unknownName } from '../core/errors.js';
+import { ValueError, checkOptions, describeValue, unknownName } from '../core/errors.js';
 import { empty } from '../ops/tensor.js';
 
 /** Standard deviation of N(0,1) truncated to [−2, 2]: the correction variance scaling divides by. */
@@ -115,7 +115,7 @@ class RandomUniform extends RandomInitializer {
     super(args.seed);
     ({ minval: this.minval = -0.05, maxval: this.maxval = 0.05 } = args);
     if (!(this.maxval > this.minval)) {
-      throw new ValueError(`randomUniform: expected minval < maxval, received minval=${this.minval}, maxval=${this.maxval}.`);
+      throw new ValueError(`randomUniform: expected minval < maxval, received minval=${describeValue(this.minval)}, maxval=${describeValue(this.maxval)}.`);
     }
   }
   getClassName() { return 'RandomUniform'; }
@@ -170,7 +170,7 @@ function fans(shape: readonly number[]): [number, number] {
 
 function positive(where: string, name: string, value: number): void {
   if (!(value > 0) || !Number.isFinite(value)) {
-    throw new ValueError(`${where}: expected ${name} > 0, received ${value}.`);
+    throw new ValueError(`${where}: expected ${name} > 0, received ${describeValue(value)}.`);
   }
 }
 
@@ -179,7 +179,7 @@ export const ones = (): Initializer => new ConstantInitializer('Ones', 1);
 export const constant = (args: { value: number }): Initializer => {
   checkOptions('constant', args, ['value']);
   if (typeof args?.value !== 'number' || !Number.isFinite(args.value)) {
-    throw new ValueError(`constant: expected {value: <finite number>}, received ${JSON.stringify(args)}.`);
+    throw new ValueError(`constant: expected {value: <finite number>}, received ${describeValue(args)}.`);
   }
   return new ConstantInitializer('Constant', args.value);
 };
@@ -198,20 +198,39 @@ export const heNormal = scaled('HeNormal', 2, 'fanIn', 'truncatedNormal');
 export const heUniform = scaled('HeUniform', 2, 'fanIn', 'uniform');
 export const lecunNormal = scaled('LecunNormal', 1, 'fanIn', 'truncatedNormal');
 export const lecunUniform = scaled('LecunUniform', 1, 'fanIn', 'uniform');
+/** TF.js's spelling of `lecunNormal` (`tf.initializers.leCunNormal`): the same initializer. */
+export const leCunNormal = (args?: SeedArgs): Initializer => lecunNormal(args);
+/** TF.js's spelling of `lecunUniform` (`tf.initializers.leCunUniform`): the same initializer. */
+export const leCunUniform = (args?: SeedArgs): Initializer => lecunUniform(args);
 
 const BY_NAME: Record<string, () => Initializer> = {
   zeros, ones, randomNormal, randomUniform, truncatedNormal, varianceScaling,
-  glorotUniform, glorotNormal, heNormal, heUniform, lecunNormal, lecunUniform,
+  glorotUniform, glorotNormal, heNormal, heUniform, lecunNormal, lecunUniform, leCunNormal, leCunUniform,
 };
 
 export type InitializerName = keyof typeof BY_NAME;
 export type InitializerIdentifier = InitializerName | Initializer;
 
-/** Resolves a name ('heNormal', or Keras's 'he_normal') or an Initializer object. */
+/**
+ * Resolves a name ('heNormal', Keras's 'he_normal', TF.js's class name 'HeNormal') or an
+ * Initializer object.
+ */
 export function getInitializer(id: string | Initializer): Initializer {
-  if (typeof id !== 'string') return id;
+  if (typeof id === 'function') {
+    const name = Object.keys(BY_NAME).find((key) => BY_NAME[key] === (id as unknown));
+    throw new ValueError(
+      `initializer: expected a name or an initializer object, received ${name ? `the factory keel.initializers.${name}` : describeValue(id)}; ` +
+        `call it to make an initializer: ${name ? `keel.initializers.${name}()` : 'factory()'}.`,
+    );
+  }
+  if (typeof id !== 'string') {
+    if (typeof (id as Initializer | null)?.apply === 'function') return id;
+    throw new ValueError(
+      `initializer: expected a name such as 'heNormal' or an initializer such as keel.initializers.heNormal(), received ${describeValue(id)}.`,
+    );
+  }
   const camel = id.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  const factory = BY_NAME[camel];
+  const factory = BY_NAME[camel] ?? BY_NAME[camel.charAt(0).toLowerCase() + camel.slice(1)];
   if (!factory) return unknownName('initializer', id, Object.keys(BY_NAME));
   return factory();
 }

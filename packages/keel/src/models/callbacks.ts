@@ -1,5 +1,6 @@
 /** Callbacks and History, with TF.js's method names. */
 import { ValueError } from '../core/errors.js';
+import { quoteString } from '../core/format.js';
 
 /** Figures reported to callbacks: `loss`, `accuracy`, `val_loss`, `val_accuracy`, ... */
 export type Logs = Record<string, number>;
@@ -35,7 +36,33 @@ export interface ParamsAwareCallback<M = unknown> extends Callback {
   setModel?(model: M): void;
 }
 
-/** The per-epoch figures of a `fit`, as `history.history.loss` (TF.js) or `history.loss`. */
+/**
+ * The two spellings of the accuracy. TF.js 4 logs it as `acc` (and `val_acc`) whether it was
+ * compiled as 'accuracy' or 'acc'; Keras 3 logs it under the name given.
+ * Differs from Keras: Keel logs it under the name given, as Keras 3, and makes the other spelling
+ * readable too, so that code written for TF.js (`logs.acc`, `history.history.acc`) and for Keras
+ * (`history.history.accuracy`) both work. The alias is not enumerable: printed logs, `Object.keys`
+ * and JSON show each figure once.
+ */
+const METRIC_ALIASES: Readonly<Record<string, string>> = {
+  accuracy: 'acc', acc: 'accuracy', val_accuracy: 'val_acc', val_acc: 'val_accuracy',
+};
+
+/** Adds the other spelling of each accuracy key of `record` as a hidden alias (see METRIC_ALIASES). @internal */
+export function withMetricAliases<T extends Record<string, unknown>>(record: T): T {
+  for (const [key, alias] of Object.entries(METRIC_ALIASES)) {
+    if (Object.prototype.propertyIsEnumerable.call(record, key) && !(alias in record)) {
+      Object.defineProperty(record, alias, { value: record[key], enumerable: false, writable: true, configurable: true });
+    }
+  }
+  return record;
+}
+
+/**
+ * The per-epoch figures of a `fit`, as `history.history.loss` (TF.js) or `history.loss`.
+ * Keys are Keras's (`accuracy`, `val_accuracy` for metrics ['accuracy']); TF.js's spelling
+ * (`history.history.acc`, `history.acc`) reads the same arrays.
+ */
 export class History {
   readonly epoch: number[] = [];
   readonly history: Record<string, number[]> = {};
@@ -45,12 +72,17 @@ export class History {
   record(epoch: number, logs: Logs): void {
     this.epoch.push(epoch);
     for (const [key, value] of Object.entries(logs)) (this.history[key] ??= []).push(value);
+    withMetricAliases(this.history);
   }
 
   get loss(): number[] { return this.history.loss ?? []; }
   get accuracy(): number[] { return this.history.accuracy ?? []; }
   get val_loss(): number[] { return this.history.val_loss ?? []; }
   get val_accuracy(): number[] { return this.history.val_accuracy ?? []; }
+  /** TF.js's name of the accuracy: the same figures as `accuracy`. */
+  get acc(): number[] { return this.history.acc ?? []; }
+  /** TF.js's name of the validation accuracy: the same figures as `val_accuracy`. */
+  get val_acc(): number[] { return this.history.val_acc ?? []; }
 }
 
 /** Formats logs as Keras does: `loss: 0.4312 - accuracy: 0.8421`. */
@@ -82,7 +114,7 @@ export class CustomCallback implements Callback {
     const hooks = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
     for (const key of Object.keys(args ?? {})) {
       if (!(hooks as readonly string[]).includes(key)) {
-        throw new ValueError(`CustomCallback: unknown hook '${key}'. Expected any of: ${hooks.join(', ')}.`);
+        throw new ValueError(`CustomCallback: unknown hook ${quoteString(key)}. Expected any of: ${hooks.join(', ')}.`);
       }
     }
     for (const key of hooks) {

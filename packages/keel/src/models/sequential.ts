@@ -5,8 +5,8 @@
  * Each training step: forward in training mode, loss, backward, optimizer update, then layer state
  * (BN moving statistics). A step that fails (bad batch, non-finite loss) changes nothing.
  */
-import { Tensor, sameShape, type DType } from '../core/tensor.js';
-import { NonFiniteLossError, ShapeError, StateError, ValueError, checkOptions, formatShape } from '../core/errors.js';
+import { Tensor, sameShape, type DType, type NestedArray } from '../core/tensor.js';
+import { NonFiniteLossError, ShapeError, StateError, ValueError, checkOptions, describeValue, formatShape } from '../core/errors.js';
 import { defaultRandom, Random } from '../core/random.js';
 import { Layer, uniqueName } from '../layers/layer.js';
 import { assignWeights, type LayerVariable } from '../layers/variable.js';
@@ -15,8 +15,10 @@ import { Activation } from '../layers/simple.js';
 import { getLoss, type Loss } from '../losses/index.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optimizers/index.js';
-import { empty, fillInPlace, findNonFinite, sliceRows } from '../ops/tensor.js';
-import { History, formatLogs, type Callback, type FitParams, type Logs, type ParamsAwareCallback } from './callbacks.js';
+import { checkFinite, empty, fillInPlace, sliceRows, toBatch, type TypedArray } from '../ops/tensor.js';
+import {
+  History, formatLogs, withMetricAliases, type Callback, type FitParams, type Logs, type ParamsAwareCallback,
+} from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
 import { registeredModelSaver, type IOHandler, type SaveResult } from './saving.js';
 
@@ -31,11 +33,31 @@ export interface CompileArgs {
   metrics?: string[];
 }
 
+/**
+ * Inputs, as `fit`, `evaluate`, `predict` and `trainOnBatch` take them: a Tensor, or nested arrays
+ * with the batch axis first (converted by `keel.tensor`). A flat typed array has no shape and is
+ * refused with the shape to give: `keel.tensor(pixels, [n, 28, 28])`.
+ */
+export type InputData = Tensor | NestedArray[];
+
+/**
+ * Labels: a Tensor, nested arrays, or a flat array or typed array read as one label per example
+ * (shape [n], e.g. an Int32Array of class indices).
+ */
+export type LabelData = Tensor | NestedArray[] | TypedArray;
+
+/**
+ * What `evaluate` returns, as in TF.js: the loss alone when compiled without metrics, else
+ * `[loss, ...metrics]` in compile order; scalar tensors either way. The loss alone also
+ * destructures, as `[loss]`, so that `const [loss, accuracy] = model.evaluate(x, y)` type-checks.
+ */
+export type EvaluateOutput = (Tensor & Iterable<Tensor>) | [loss: Tensor, ...metrics: Tensor[]];
+
 export interface FitArgs {
   epochs?: number;
   /** Default 32. A final batch of one example is merged into the one before (BN cannot train on 1). */
   batchSize?: number;
-  validationData?: [Tensor, Tensor];
+  validationData?: [InputData, LabelData];
   /** Fraction of the data, taken from the end before shuffling (as Keras), held out for validation. */
   validationSplit?: number;
   shuffle?: boolean;
@@ -85,7 +107,7 @@ export class Sequential {
   /** Appends a layer. The first layer must declare its `inputShape`. */
   add(layer: Layer): void {
     if (!(layer instanceof Layer)) {
-      throw new ValueError(`${this.name}.add: expected a layer (e.g. keel.layers.dense({units: 10})), received ${String(layer)}.`);
+      throw new ValueError(`${this.name}.add: expected a layer (e.g. keel.layers.dense({units: 10})), received ${describeValue(layer)}.`);
     }
     if (this.stack.includes(layer)) {
       throw new ValueError(`${this.name}.add: layer '${layer.name}' is already in this model; create a new layer instead.`);
@@ -208,7 +230,7 @@ export class Sequential {
    * Trains for `epochs` passes over (x, y). Returns a History of the per-epoch figures.
    * Throws, with the model as it was before the failing step, on bad input or a non-finite loss.
    */
-  async fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
+  async fit(xData: InputData, yData: LabelData, args: FitArgs = {}): Promise<History> {
     checkOptions('fit', args, [
       'epochs', 'batchSize', 'validationData', 'validationSplit', 'shuffle', 'verbose', 'callbacks', 'initialEpoch', 'seed',
     ]);
@@ -219,19 +241,22 @@ export class Sequential {
     positiveInteger('fit', 'epochs', epochs);
     positiveInteger('fit', 'batchSize', batchSize);
     if (!(validationSplit >= 0 && validationSplit < 1)) {
-      throw new ValueError(`fit: expected validationSplit in [0, 1), received ${validationSplit}.`);
+      throw new ValueError(`fit: expected validationSplit in [0, 1), received ${describeValue(validationSplit)}.`);
     }
     if (validationData && validationSplit > 0) {
       throw new ValueError(`fit: give validationData or validationSplit, not both.`);
     }
-    this.checkData('fit', x, y);
+    if (seed !== undefined && !Number.isFinite(seed)) {
+      throw new ValueError(`fit: expected seed to be a finite number, e.g. 42, received ${describeValue(seed)}.`);
+    }
+    const [x, y] = this.checkData('fit', xData, yData);
     let [xTrain, yTrain] = [x, y];
-    let validation = validationData;
+    let validation: [Tensor, Tensor] | undefined;
     if (validationData) {
       if (!Array.isArray(validationData) || validationData.length !== 2) {
-        throw new ValueError(`fit: expected validationData as [x, y], received ${String(validationData)}.`);
+        throw new ValueError(`fit: expected validationData as [x, y], received ${describeValue(validationData)}.`);
       }
-      this.checkData('fit (validationData)', validationData[0], validationData[1]);
+      validation = this.checkData('fit (validationData)', validationData[0], validationData[1]);
     } else if (validationSplit > 0) {
       const split = Math.floor(x.shape[0] * (1 - validationSplit));
       if (split < 1 || split >= x.shape[0]) {
@@ -295,6 +320,7 @@ export class Sequential {
         if (callbacks.length) {
           const logs: Logs = { batch: b, size, loss: lossSum / seen };
           metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
+          withMetricAliases(logs);
           for (const cb of callbacks) await cb.onBatchEnd?.(b, logs);
         }
         if (this.stopTraining) break;
@@ -311,6 +337,7 @@ export class Sequential {
         logs.val_loss = v.loss;
         metricNames.forEach((m, i) => (logs[`val_${m}`] = v.metrics[i]));
       }
+      withMetricAliases(logs);
       history.record(epoch, logs);
       if (verbose >= 1) {
         console.log(`Epoch ${epoch + 1}/${epochs} - ${((Date.now() - started) / 1000).toFixed(1)}s - ${formatLogs(logs)}`);
@@ -323,9 +350,9 @@ export class Sequential {
   }
 
   /** One training step on one batch; returns the loss (and metrics, when compiled with some). */
-  async trainOnBatch(x: Tensor, y: Tensor): Promise<number | number[]> {
+  async trainOnBatch(xData: InputData, yData: LabelData): Promise<number | number[]> {
     const compiled = this.assertCompiled('trainOnBatch');
-    this.checkData('trainOnBatch', x, y);
+    const [x, y] = this.checkData('trainOnBatch', xData, yData);
     const xb = this.toModelDtype('xb1', x);
     const r = this.trainStep(xb, y);
     const rows = x.shape[0];
@@ -399,12 +426,12 @@ export class Sequential {
   // ---- inference ----------------------------------------------------------------------------
 
   /** Runs the model in inference mode on `x` (any number of examples, one included). */
-  predict(x: Tensor, args: PredictArgs = {}): Tensor {
+  predict(xData: InputData, args: PredictArgs = {}): Tensor {
     checkOptions('predict', args, ['batchSize']);
     const { batchSize = 32 } = args;
     positiveInteger('predict', 'batchSize', batchSize);
     this.assertHasLayers('predict');
-    this.checkInputs('predict', x);
+    const x = this.checkInputs('predict', xData);
     const n = x.shape[0];
     const result = empty([n, ...this.outputShape], 'float32');
     const rowSize = result.size / Math.max(n, 1);
@@ -418,20 +445,24 @@ export class Sequential {
     return result;
   }
 
-  /** Loss (and metrics) in inference mode, as scalar tensors (TF.js's return type). */
-  evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): Tensor | Tensor[] {
+  /**
+   * Loss and metrics in inference mode, as scalar tensors: `[loss, ...metrics]` when compiled with
+   * metrics, else the loss alone (TF.js's `Scalar | Scalar[]`), which destructures too.
+   * Differs from Keras: TF.js returns a plain Scalar without metrics; Keel's also iterates as
+   * `[loss]`, so that `const [loss, accuracy] = model.evaluate(x, y)` type-checks under strict
+   * TypeScript whatever was compiled (accuracy is then undefined, as past the end of any array).
+   *
+   * @example const [loss, accuracy] = model.evaluate(xTest, yTest); loss.dataSync()[0];
+   */
+  evaluate(xData: InputData, yData: LabelData, args: EvaluateArgs = {}): EvaluateOutput {
     checkOptions('evaluate', args, ['batchSize', 'verbose']);
     const { batchSize = 32 } = args;
     positiveInteger('evaluate', 'batchSize', batchSize);
     const compiled = this.assertCompiled('evaluate');
-    this.checkData('evaluate', x, y);
+    const [x, y] = this.checkData('evaluate', xData, yData);
     const r = this.evaluateInternal(x, y, batchSize);
-    const scalar = (v: number) => {
-      const t = empty([], 'float32');
-      t.values[0] = v;
-      return t;
-    };
-    return compiled.metrics.length ? [scalar(r.loss), ...r.metrics.map(scalar)] : scalar(r.loss);
+    const scalar = (v: number) => new Tensor(Float32Array.of(v), []);
+    return compiled.metrics.length ? [scalar(r.loss), ...r.metrics.map(scalar)] : new LossScalar(Float32Array.of(r.loss), []);
   }
 
   private evaluateInternal(x: Tensor, y: Tensor, batchSize: number): { loss: number; metrics: number[] } {
@@ -457,34 +488,44 @@ export class Sequential {
 
   // ---- input checks and buffers -------------------------------------------------------------
 
-  private checkInputs(where: string, x: Tensor): void {
-    if (!(x instanceof Tensor)) {
-      throw new ValueError(`${where}: expected x to be a Tensor (keel.tensor(values, shape)), received ${String(x)}.`);
-    }
-    if (x.isDisposed) throw new StateError(`${where}: x was disposed; pass a tensor that is still alive.`);
+  /** Converts `data` (see InputData) and checks it fits the model; returns it as a Tensor. */
+  private checkInputs(where: string, data: unknown): Tensor {
     const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || !sameShape(x.shape.slice(1), expected)) {
-      throw new ShapeError(
-        `${where}: expected x of shape ${formatShape([null as unknown as number, ...expected])} (a batch of inputs of shape ` +
-          `${formatShape(expected)}), received ${formatShape(x.shape)}.` +
-          (x.rank === expected.length ? ` For one example, add a batch axis: shape [1, ${expected.join(',')}].` : ''),
-      );
-    }
+    const x = toBatch(where, 'x', data, expected, (shape) => {
+      if (shape.length !== expected.length + 1 || !sameShape(shape.slice(1), expected)) {
+        throw new ShapeError(
+          `${where}: expected x of shape ${formatShape([null, ...expected])} (a batch of inputs of shape ` +
+            `${formatShape(expected)}), received ${formatShape(shape)}.` +
+            (shape.length === expected.length ? ` For one example, add a batch axis: shape [1, ${expected.join(',')}].` : ''),
+        );
+      }
+    });
+    if (x.isDisposed) throw new StateError(`${where}: x was disposed; pass a tensor that is still alive.`);
     if (x.shape[0] === 0) throw new ShapeError(`${where}: x holds no examples (shape ${formatShape(x.shape)}).`);
-    checkFinite(where, 'x', x);
+    checkFinite(where, 'x', x, `Replace or drop the examples with missing or infinite values (impute them, or check the ` +
+      `preprocessing that produced them) before ${activity(where)}.`);
+    return x;
   }
 
-  private checkData(where: string, x: Tensor, y: Tensor): void {
-    this.checkInputs(where, x);
-    if (!(y instanceof Tensor)) {
-      throw new ValueError(`${where}: expected y (labels) to be a Tensor, received ${String(y)}.`);
-    }
+  /** Converts and checks inputs and labels (see InputData, LabelData); returns them as Tensors. */
+  private checkData(where: string, xData: unknown, yData: unknown): [Tensor, Tensor] {
+    const x = this.checkInputs(where, xData);
+    const y = toBatch(where, 'y', yData, null);
     if (y.isDisposed) throw new StateError(`${where}: y was disposed; pass a tensor that is still alive.`);
-    if (y.shape[0] !== x.shape[0]) {
-      throw new ShapeError(`${where}: x holds ${x.shape[0]} examples but y holds ${y.shape[0]} labels; they must match.`);
+    const n = x.shape[0];
+    if (y.rank === 0 || y.shape[0] !== n) {
+      const perExample = y.size / n;
+      throw new ShapeError(
+        `${where}: x holds ${n} examples but y holds ${y.rank === 0 ? 'a single number' : `${y.shape[0]} labels`}; they must match.` +
+          (y.rank === 1 && Number.isInteger(perExample) && perExample > 1
+            ? ` A flat array of labels is read as one label per example; for ${perExample} values per example ` +
+              `pass keel.tensor(y, [${n}, ${perExample}]).`
+            : ''),
+      );
     }
-    checkFinite(where, 'y', y);
-    this.compiled!.loss.checkLabels(y, [x.shape[0], ...this.outputShape]);
+    checkFinite(where, 'y', y, `Fix or drop the examples whose labels are missing or infinite before ${activity(where)}.`);
+    this.compiled!.loss.checkLabels(y, [n, ...this.outputShape]);
+    return [x, y];
   }
 
   private assertCompiled(where: string) {
@@ -565,18 +606,20 @@ export function batchBounds(n: number, batchSize: number): [number, number][] {
 }
 
 function positiveInteger(where: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${where}: expected ${name} to be a positive integer, received ${String(v)}.`);
+  if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${where}: expected ${name} to be a positive integer, received ${describeValue(v)}.`);
 }
 
-function checkFinite(where: string, name: string, t: Tensor): void {
-  // A backend kernel: on wasm a SIMD scan, since predict checks every input value.
-  const i = findNonFinite(t);
-  if (i >= 0) {
-    const row = Math.floor(i / (t.size / t.shape[0]));
-    throw new ValueError(
-      `${where}: ${name} must hold finite numbers, received ${t.values[i]} at flat index ${i} (example ${row}). ` +
-        `Remove or impute missing values before training.`,
-    );
+/** What the caller of `where` is doing, for the end of a message: "before predicting". */
+function activity(where: string): string {
+  if (where.startsWith('predict')) return 'predicting';
+  if (where.startsWith('evaluate')) return 'evaluating';
+  return 'training';
+}
+
+/** The loss alone, as `evaluate` returns it without metrics: a scalar that destructures as `[loss]`. */
+class LossScalar extends Tensor {
+  *[Symbol.iterator](): Iterator<Tensor> {
+    yield this;
   }
 }
 

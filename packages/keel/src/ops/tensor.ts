@@ -1,13 +1,13 @@
 /** Making tensors: the only place that turns user data into Keel storage. */
 import { Tensor, sizeOf, type DType, type FloatArray, type NestedArray } from '../core/tensor.js';
-import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { ShapeError, ValueError, describeValue, formatIndex, formatShape } from '../core/errors.js';
+import { isTensorLike } from '../core/format.js';
 import { backendFor } from '../backend/backend.js';
 
-export type TensorLike =
-  | Tensor
-  | NestedArray
-  | Float32Array | Float64Array | Int32Array | Uint8Array | Uint8ClampedArray | Int8Array | Int16Array | Uint16Array | Uint32Array
-  | readonly number[];
+export type TypedArray =
+  | Float32Array | Float64Array | Int32Array | Uint8Array | Uint8ClampedArray | Int8Array | Int16Array | Uint16Array | Uint32Array;
+
+export type TensorLike = Tensor | NestedArray | TypedArray | readonly number[];
 
 /**
  * Makes a tensor from a flat typed array or number array with a shape, or from nested arrays
@@ -17,44 +17,98 @@ export type TensorLike =
  */
 export function tensor(values: TensorLike, shape?: readonly number[], dtype: DType = 'float32'): Tensor {
   if (values instanceof Tensor) {
+    values.assertAlive('tensor');
     return shape ? reshape(values, shape) : copy(values);
   }
-  let flat: ArrayLike<number>;
+  return fromValues('tensor', 'values', values, shape, dtype);
+}
+
+/**
+ * What `fit`, `evaluate`, `predict` and `trainOnBatch` take as a batch, as a Tensor: a Tensor as it
+ * is, nested arrays (batch axis first) through `keel.tensor`. A flat typed or number array has no
+ * shape: for inputs (`example` given, the shape of one example) it is refused with the shape to
+ * pass; for labels (`example` null) it is read as one label per example, shape [length].
+ * `checkBatchShape`, if given, sees the shape before any value is copied, so that a batch of the wrong
+ * shape is refused at once however big. @internal
+ */
+export function toBatch(
+  where: string, name: string, value: unknown, example: readonly number[] | null,
+  checkBatchShape?: (shape: readonly number[]) => void,
+): Tensor {
+  if (value instanceof Tensor) {
+    if (!value.isDisposed) checkBatchShape?.(value.shape); // the caller says what a disposed tensor means
+    return value;
+  }
+  if (isTensorLike(value)) {
+    throw new ValueError(
+      `${where}: expected ${name} to be a Keel Tensor, received ${describeValue(value)}, a tensor of another library ` +
+        `(or of another copy of Keel). Convert it with keel.tensor(await ${name}.data(), ${name}.shape).`,
+    );
+  }
+  const typed = ArrayBuffer.isView(value) && !(value instanceof DataView);
+  if (!typed && !Array.isArray(value)) {
+    throw new ValueError(
+      `${where}: expected ${name} to be a Tensor or nested arrays of numbers (batch axis first), received ${describeValue(value)}.`,
+    );
+  }
+  const length = (value as ArrayLike<unknown>).length;
+  if (length === 0) throw new ShapeError(`${where}: ${name} is an empty array; it holds no examples.`);
+  const flat = typed || !Array.isArray((value as unknown[])[0]);
+  if (flat && example !== null && example.length > 0) {
+    const perExample = sizeOf(example);
+    const examples = length / perExample;
+    throw new ShapeError(
+      `${where}: ${name} is flat (${describeValue(value)}), with no batch axis: Keel cannot tell where one example ends. ` +
+        (Number.isInteger(examples)
+          ? `Pass keel.tensor(${name}, [${[examples, ...example].join(', ')}]) (${examples} example${examples === 1 ? '' : 's'} of shape ` +
+            `${formatShape(example)}), or nested arrays with the batch axis first.`
+          : `The model takes examples of shape ${formatShape(example)} (${perExample} values each), and ${length} values ` +
+            `are not a whole number of them; check the data, then pass keel.tensor(${name}, [examples, ${example.join(', ')}]).`),
+    );
+  }
+  return fromValues(where, name, value as TensorLike, undefined, 'float32', checkBatchShape);
+}
+
+/** keel.tensor's conversion of arrays, with `where` and `name` in its messages. */
+function fromValues(
+  where: string, name: string, values: unknown, shape: readonly number[] | undefined, dtype: DType,
+  checkBatchShape?: (shape: readonly number[]) => void,
+): Tensor {
   let inferred: number[];
-  if (ArrayBuffer.isView(values)) {
-    flat = values as unknown as ArrayLike<number>;
-    inferred = [flat.length];
+  if (ArrayBuffer.isView(values) && !(values instanceof DataView)) {
+    inferred = [(values as unknown as ArrayLike<number>).length];
   } else if (Array.isArray(values)) {
-    inferred = inferShape(values as NestedArray);
-    flat = inferred.length > 1 ? flattenNested(values as NestedArray[], inferred) : (values as number[]);
+    inferred = inferShape(values);
   } else if (typeof values === 'number') {
-    flat = [values];
     inferred = [];
   } else {
     throw new ValueError(
-      `tensor: expected a number, an array of numbers or a typed array, received ${describe(values)}.`,
+      `${where}: expected ${name} to be a number, an array of numbers or a typed array, received ${describeValue(values)}.`,
     );
   }
   const finalShape = shape ? [...shape] : inferred;
-  checkShape('tensor', finalShape);
-  if (sizeOf(finalShape) !== flat.length) {
+  checkShape(where, finalShape);
+  const n = sizeOf(inferred);
+  if (sizeOf(finalShape) !== n) {
     throw new ShapeError(
-      `tensor: shape ${formatShape(finalShape)} holds ${sizeOf(finalShape)} values, but ${flat.length} were given. ` +
-        `Pass a shape whose dimensions multiply to ${flat.length}, or omit it.`,
+      `${where}: shape ${formatShape(finalShape)} holds ${sizeOf(finalShape)} values, but ${n} were given. ` +
+        `Pass a shape whose dimensions multiply to ${n}, or omit it.`,
     );
   }
+  checkBatchShape?.(finalShape);
   const out = empty(finalShape, dtype);
-  if (ArrayBuffer.isView(flat)) {
+  if (typeof values === 'number') {
+    out.values[0] = values;
+  } else if (ArrayBuffer.isView(values)) {
     // Typed arrays hold numbers only: one conversion pass, no per-value check.
-    out.values.set(flat as unknown as ArrayLike<number>);
-    return out;
-  }
-  for (let i = 0; i < flat.length; i++) {
-    const v = flat[i];
-    if (typeof v !== 'number') {
-      throw new ValueError(`tensor: expected numbers, received ${describe(v)} at flat index ${i}.`);
+    out.values.set(values as unknown as ArrayLike<number>);
+  } else {
+    try {
+      fillFromNested(out.values, values as unknown[], inferred, where, name);
+    } catch (e) {
+      out.dispose();
+      throw e;
     }
-    out.values[i] = v;
   }
   return out;
 }
@@ -76,7 +130,6 @@ export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor
   return fill(shape, 1, dtype);
 }
 
-/** A copy with its own storage. */
 /** Sets every value of `t` to `value`, in place (on the backend: see Backend.fill). */
 export function fillInPlace(t: Tensor, value: number): void {
   backendFor(t.dtype).fill(t.values, t.size, value);
@@ -87,6 +140,21 @@ export function findNonFinite(t: Tensor): number {
   return backendFor(t.dtype).findNonFinite(t.values, t.size);
 }
 
+/**
+ * Throws a ValueError naming the first NaN or ±Infinity of `t` (called `name`) and where it is,
+ * ending with `fix`, what the caller should do about it. @internal
+ */
+export function checkFinite(where: string, name: string, t: Tensor, fix: string): void {
+  const i = findNonFinite(t);
+  if (i < 0) return;
+  const example = t.rank > 1 ? ` (example ${Math.floor(i / (t.size / t.shape[0]))})` : '';
+  throw new ValueError(
+    `${where}: ${name} must hold finite numbers, received ${t.values[i]} at flat index ${i}, ` +
+      `${name}${formatIndex(i, t.shape)}${example}. ${fix}`,
+  );
+}
+
+/** A copy with its own storage. */
 export function copy(t: Tensor, dtype: DType = t.dtype): Tensor {
   const out = empty(t.shape, dtype);
   out.values.set(t.values);
@@ -121,14 +189,15 @@ export function sliceRows(t: Tensor, start: number, end: number): Tensor {
  * @example keel.slice(images, 0, 100); // the first 100 images
  */
 export function slice(x: Tensor, begin: number | readonly number[], size?: number | readonly number[]): Tensor {
-  if (!(x instanceof Tensor)) throw new ValueError(`slice: expected x to be a Tensor, received ${describe(x)}.`);
+  if (!(x instanceof Tensor)) throw new ValueError(`slice: expected x to be a Tensor, received ${describeValue(x)}.`);
+  x.assertAlive('slice');
   const rank = x.shape.length;
   const starts = typeof begin === 'number' ? [begin, ...Array(Math.max(rank - 1, 0)).fill(0)] : [...begin];
   const sizes = size === undefined ? [] : typeof size === 'number' ? [size] : [...size];
   if (rank === 0 || starts.length !== rank || sizes.length > rank) {
     throw new ShapeError(
       `slice: expected begin (and size) with at most ${rank} entries for a tensor of shape ${formatShape(x.shape)}, ` +
-        `received begin ${JSON.stringify(begin)} and size ${JSON.stringify(size)}.`,
+        `received begin ${describeValue(begin)} and size ${describeValue(size)}.`,
     );
   }
   const outShape = x.shape.map((d, i) => {
@@ -136,7 +205,7 @@ export function slice(x: Tensor, begin: number | readonly number[], size?: numbe
     const n = sizes[i] === undefined || sizes[i] === -1 ? d - start : sizes[i];
     if (!Number.isInteger(start) || !Number.isInteger(n) || start < 0 || n < 0 || start + n > d) {
       throw new ShapeError(
-        `slice: axis ${i} of shape ${formatShape(x.shape)} has ${d} values; begin ${start} with size ${n} does not fit. ` +
+        `slice: axis ${i} of shape ${formatShape(x.shape)} has ${d} values; begin ${describeValue(start)} with size ${describeValue(n)} does not fit. ` +
           `Use 0 ≤ begin and begin + size ≤ ${d}.`,
       );
     }
@@ -171,10 +240,14 @@ export function wrap(values: FloatArray, shape: readonly number[]): Tensor {
   return new Tensor(values, shape);
 }
 
-function inferShape(values: NestedArray): number[] {
+/** The shape the first elements give: [v.length, v[0].length, ...]; the rest is checked while filling. */
+function inferShape(values: unknown[]): number[] {
   const shape: number[] = [];
-  let level: NestedArray = values;
+  let level: unknown = values;
   while (Array.isArray(level)) {
+    if (shape.length === 32) {
+      throw new ShapeError(`tensor: nested arrays deeper than 32 levels (a cyclic array?); Keel tensors have at most 32 axes.`);
+    }
     shape.push(level.length);
     if (level.length === 0) break;
     level = level[0];
@@ -182,26 +255,46 @@ function inferShape(values: NestedArray): number[] {
   return shape;
 }
 
-function flattenNested(values: NestedArray[], shape: number[]): number[] {
-  const flat: number[] = [];
-  const walk = (v: NestedArray, depth: number, path: string) => {
-    if (depth === shape.length) {
-      if (Array.isArray(v)) {
-        throw new ShapeError(`tensor: nested arrays are ragged: ${path} is an array, expected a number.`);
-      }
-      flat.push(v);
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new ShapeError(
-        `tensor: nested arrays are ragged: ${path} has ${Array.isArray(v) ? v.length : 'no'} elements, ` +
-          `expected ${shape[depth]} as in the first element. Every row must have the same length.`,
-      );
-    }
-    v.forEach((e, i) => walk(e, depth + 1, `${path}[${i}]`));
+/**
+ * Copies nested arrays of `shape` into `out`, row-major, checking that every row has the length of
+ * the first and every leaf is a number. Paths are built only for the message of an error.
+ */
+function fillFromNested(out: FloatArray, values: unknown[], shape: readonly number[], where: string, name: string): void {
+  const index: number[] = new Array(shape.length).fill(0);
+  const last = shape.length - 1;
+  const path = (depth: number) => `${name}${index.slice(0, depth).map((i) => `[${i}]`).join('')}`;
+  const ragged = (depth: number, received: string): never => {
+    throw new ShapeError(
+      `${where}: ${name} is a ragged nested array: ${path(depth)} is ${received}, expected an array of ` +
+        `${shape[depth]} elements like ${name}${'[0]'.repeat(depth)} (shape ${formatShape(shape)} from the first elements). ` +
+        `Every row must have the same length.`,
+    );
   };
-  walk(values, 0, 'values');
-  return flat;
+  let k = 0;
+  const walk = (v: unknown[], depth: number): void => {
+    if (v.length !== shape[depth]) ragged(depth, `an array of ${v.length} elements`);
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i];
+      index[depth] = i;
+      if (depth === last) {
+        if (typeof e === 'number') {
+          out[k++] = e;
+        } else if (Array.isArray(e)) {
+          throw new ShapeError(
+            `${where}: ${name} is a ragged nested array: ${path(depth + 1)} is ${describeValue(e)}, expected a number ` +
+              `(shape ${formatShape(shape)} from the first elements). Every row must have the same depth.`,
+          );
+        } else {
+          throw new ValueError(`${where}: ${name} must hold numbers, received ${describeValue(e)} at ${path(depth + 1)}.`);
+        }
+      } else if (Array.isArray(e)) {
+        walk(e, depth + 1);
+      } else {
+        ragged(depth + 1, describeValue(e));
+      }
+    }
+  };
+  if (shape.length > 0) walk(values, 0);
 }
 
 function checkShape(where: string, shape: readonly number[]): void {
@@ -210,10 +303,4 @@ function checkShape(where: string, shape: readonly number[]): void {
       throw new ShapeError(`${where}: shape ${formatShape(shape)} must hold non-negative integers.`);
     }
   }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array`;
-  return typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : `${typeof v} ${String(v)}`;
 }
