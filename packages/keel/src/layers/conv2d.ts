@@ -17,7 +17,7 @@ import { activate, activateGrad, resolveActivation, type ActivationName } from '
 import { conv2dBackward, conv2dForward, im2colShape, isPointwise } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
 
 export interface Conv2DLayerArgs extends LayerArgs {
   /** Number of output channels. */
@@ -94,6 +94,7 @@ export class Conv2D extends Layer {
 
   /** The window geometry for a batch of `batch` images of the built (or given) shape. */
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
+    checkImageShape(this.name, inputShape);
     return convGeometry(this.name, [batch, ...inputShape], {
       filterSize: this.kernelSize, strides: this.strides, dilations: this.dilationRate, padding: this.padding,
     });

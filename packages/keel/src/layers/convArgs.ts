@@ -1,5 +1,5 @@
 /** Reading the window options of the convolution and pooling layers, as Keras reads them. */
-import { ValueError } from '../core/errors.js';
+import { ShapeError, ValueError, formatShape } from '../core/errors.js';
 import type { Padding } from '../backend/convGeometry.js';
 
 /** A pair of positive integers from a number or a pair (kernelSize, strides, poolSize, dilationRate). */
@@ -38,4 +38,28 @@ export function describeOption(v: unknown): string {
   if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
   if (typeof v === 'object' && v !== null) return 'an object';
   return String(v);
+}
+
+/**
+ * Checks that one example is an image [height, width, channels], before any weight exists. A
+ * shape whose first axis is small (1 to 4) and whose last is large looks channels-first, and the
+ * message says so.
+ */
+export function checkImageShape(where: string, inputShape: readonly number[]): void {
+  if (inputShape.length !== 3) {
+    const fix = inputShape.length === 2
+      ? ` Add a channels axis: layers.reshape({targetShape: [${inputShape.join(', ')}, 1]}) first, or give inputShape [${inputShape.join(', ')}, 1].`
+      : '';
+    throw new ShapeError(
+      `${where}: expected each example as an image [height, width, channels] (channels last), received shape ` +
+        `${formatShape(inputShape)} (rank ${inputShape.length + 1} with the batch axis; expected rank 4).${fix}`,
+    );
+  }
+  const [h, w, c] = inputShape;
+  if (h <= 4 && c > 4 && w > 4) {
+    throw new ShapeError(
+      `${where}: expected channels last, [height, width, channels], received ${formatShape(inputShape)}, which looks ` +
+        `channels-first ([channels, height, width]). Transpose the images to [${w}, ${c}, ${h}] (NHWC).`,
+    );
+  }
 }

@@ -14,7 +14,7 @@ import { activate, activateGrad, resolveActivation, type ActivationName } from '
 import { depthwiseConv2dBackward, depthwiseConv2dForward } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
 
 export interface DepthwiseConv2DLayerArgs extends LayerArgs {
   /** Window height and width: a number for a square window. */
@@ -84,6 +84,7 @@ export class DepthwiseConv2D extends Layer {
   }
 
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
+    checkImageShape(this.name, inputShape);
     return convGeometry(this.name, [batch, ...inputShape], {
       filterSize: this.kernelSize, strides: this.strides, dilations: this.dilationRate, padding: this.padding,
     });

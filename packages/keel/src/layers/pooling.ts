@@ -12,7 +12,7 @@ import { ShapeError, formatShape } from '../core/errors.js';
 import { convGeometry, type Conv2DGeometry, type Padding } from '../backend/convGeometry.js';
 import { pool2dBackward, pool2dForward } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
-import { checkDataFormat, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
 
 export interface Pooling2DLayerArgs extends LayerArgs {
   /** Window height and width (default [2, 2]). */
@@ -44,6 +44,7 @@ abstract class Pooling2D extends Layer {
   }
 
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
+    checkImageShape(this.name, inputShape);
     return convGeometry(this.name, [batch, ...inputShape], { filterSize: this.poolSize, strides: this.strides, padding: this.padding });
   }
 
