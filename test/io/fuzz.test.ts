@@ -251,7 +251,7 @@ test('120 mutations through the file:// loader: typed errors, and a weights file
           // A stamped model.json beside a weights file of another size, with a .prev pair: what a save
           // of a model of another size leaves when it is interrupted between its renames. The intact
           // previous pair is loaded.
-          assert.ok(loaded, error?.message);
+          assert.ok(loaded, error?.message ?? "not loaded");
           assert.deepEqual(weightsOf(loaded), baseValues);
         } else if (!c.structure) {
           // The model.json Keel wrote, with a true stamp or none: the weights file alone decides.
