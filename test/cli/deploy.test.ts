@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWithClosedPipe } from './closedPipe.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -63,6 +64,14 @@ test('train --recompute-bn-stats, then fold, evaluate and predict the saved mode
   assert.equal(lines.length, 10);
 });
 
+test('keel evaluate ... | head -1: a reader that goes away ends the command quietly, with exit code 0', async () => {
+  const r = await runWithClosedPipe(['evaluate', join(dir, 'folded')]);
+  assert.equal(r.signal, null, 'the command had to be killed');
+  assert.match(r.stdout, /^fashion-mnist test set, 10,000 images: accuracy 0\.\d{4}/);
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+});
+
 test('bad input to the deploy commands: one line, exit 2', () => {
   const missing = runKeel('fold', join(dir, 'nothing-here'), join(dir, 'out'));
   assert.equal(missing.code, 2);
@@ -73,5 +82,9 @@ test('bad input to the deploy commands: one line, exit 2', () => {
   assert.match(unknown.stderr, /value 'placment' is invalid for argument 'name'\. Allowed choices are placement, depth/);
   const index = runKeel('predict', join(dir, 'model'), '--index', '10000');
   assert.equal(index.code, 2);
-  assert.match(index.stderr, /--index 10000 is outside the test set of 10,000 images; use 0 to 9999/);
+  assert.match(index.stderr, /--index 10000 is outside the test set of 10,000 images; use 0 to 9,999/);
+  // The counts in messages can be typed back as they are printed.
+  const typed = runKeel('predict', join(dir, 'model'), '--index', '9,999');
+  assert.equal(typed.code, 0, typed.stderr);
+  assert.match(typed.stdout, /test image 9999: predicted/);
 });

@@ -7,12 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as keel from 'keel';
 import * as datasets from 'keel-datasets';
+import { runWithClosedPipe } from './closedPipe.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
 function runKeel(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  return runKeelWith({}, ...args);
+}
+
+function runKeelWith(env: Record<string, string>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', join(root, 'packages', 'keel-cli', 'src', 'keel.ts'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0' },
+    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, FORCE_COLOR: '0', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -73,7 +78,63 @@ test('bad flags and values: one line, exit code 2, no stack', () => {
   assertUsageError(runKeel(), /^keel: missing command: use one of summary, train, experiment, fold, evaluate, predict, e\.g\. 'keel train'/);
   assertUsageError(runKeel('tran'), /^keel: unknown command 'tran' \(Did you mean train\?\)/);
   assertUsageError(runKeel('summary', 'extra'), /too many arguments/);
-  assertUsageError(runKeel('train', '--train-limit', '70000'), /^keel: datasets\.fashionMnist: trainLimit 70000 is larger than the 55000 training images/);
+  assertUsageError(
+    runKeel('train', '--train-limit', '70000'),
+    /^keel: --train-limit 70,000 is larger than the 55,000 training images of fashion-mnist; use at most 55,000, or leave --train-limit out/,
+  );
+  // Counts may be typed as the messages print them.
+  assertUsageError(runKeel('train', '--train-limit', '70,000'), /^keel: --train-limit 70,000 is larger than the 55,000 training images/);
+});
+
+test('flags that training would trip on fail before any data are loaded, in the words of the flags', (t) => {
+  const dir = tempDir(t);
+  const before = (r: ReturnType<typeof runKeel>, pattern: RegExp) => {
+    assertUsageError(r, pattern);
+    assert.equal(r.stdout, '', 'nothing was loaded or trained');
+  };
+  before(runKeel('train', '--batch-size', '1'),
+    /^keel: --batch-size 1: batch normalization needs at least 2 examples per batch; use --batch-size 2 or more/);
+  before(runKeel('train', '--model', 'seed-before', '-b', '1'), /--batch-size 1: batch normalization needs/);
+  before(runKeel('train', '--json', join(dir, 'missing', 'r.json')),
+    new RegExp(`^keel: --json \\S+r\\.json: the folder ${dir}/missing does not exist; create it first, or choose another path`));
+  before(runKeel('train', '--json', dir), /^keel: --json \S+: that is a folder; give a file name/);
+  writeFileSync(join(dir, 'file'), '');
+  before(runKeel('train', '--save', join(dir, 'file', 'model')), /^keel: --save \S+: \S+file is a file, not a folder; choose another path/);
+  // One rule and one message for every --train-limit below 2.
+  for (const limit of ['0', '1', '-1', 'x']) {
+    before(runKeel('train', '--train-limit', limit),
+      new RegExp(`^keel train: option '--train-limit <n>' argument '${limit}' is invalid\\. expected an integer ≥ 2 \\(the number of training images to keep\\), received '${limit}'`));
+  }
+  before(runKeel('train', '--model', 'seeed'), /Allowed choices are seed, seed-before, plain.*\(Did you mean seed\?\)/);
+  before(runKeel('train', '--optimizer', 'adamm'), /\(Did you mean adam\?\)/);
+  before(runKeel('experiment', 'placment'), /\(Did you mean placement\?\)/);
+  before(runKeel('train', '--kernel-initializer', 'he_norml'), /\(Did you mean heNormal\?\)/);
+});
+
+test('a reader that goes away (keel train | head -1) ends the command quietly, with exit code 0', async () => {
+  const r = await runWithClosedPipe(['train', '--train-limit', '200', '--epochs', '50']);
+  assert.equal(r.signal, null, 'the command had to be killed');
+  assert.match(r.stdout, /^fashion-mnist: 200 train \/ 5,000 validation \/ 10,000 test images/);
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+});
+
+test('a closed stderr drops the message but keeps the exit code', async () => {
+  const r = await runWithClosedPipe(['train', '--batch-size', '1'], { stream: 'stderr', atOnce: true });
+  assert.equal(r.signal, null, 'the command had to be killed');
+  assert.equal(r.code, 2);
+});
+
+test('a cache folder that cannot be made (under /proc) never stops training, and the reason is shown', { skip: process.platform !== 'linux' && '/proc is Linux only' }, () => {
+  const r = runKeelWith({ KEEL_CACHE_DIR: '/proc/keel-cache-test/sub' }, 'train', '--train-limit', '200', '--epochs', '1', '--verbose', '0');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\(cache: built, not written\)/);
+  assert.equal(
+    r.stderr,
+    'keel: warning: the data cache was not written: cannot create the folder /proc/keel-cache-test (ENOENT); ' +
+      'set KEEL_CACHE_DIR to a writable folder. Going on without it.\n',
+  );
+  assert.match(r.stdout, /Test accuracy: 0\.\d{4}/);
 });
 
 test('data errors: bad IDX files give one line with exit code 2, and the stack only with --debug', (t) => {

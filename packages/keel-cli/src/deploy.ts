@@ -5,9 +5,11 @@ import { resolve } from 'node:path';
 import * as keel from 'keel';
 import * as datasets from 'keel-datasets';
 import { confusionMatrix, formatConfusionMatrix } from './report.js';
+import { writeOut } from './brokenPipe.js';
+import { count } from './format.js';
+import { makeFolders } from './files.js';
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
-const fmt = (n: number) => n.toLocaleString('en-US');
+const log = (line = '') => writeOut(`${line}\n`);
 
 /** A model path as given (`DIR/model.json`, `DIR`, or `file://...`) → a `file://` URL of model.json. */
 export function modelUrl(path: string): string {
@@ -24,7 +26,14 @@ export interface DataOptions {
 
 async function loadData(options: DataOptions) {
   const load = options.dataset === 'mnist' ? datasets.mnist : datasets.fashionMnist;
-  return load({ scale: options.scale, dataDir: options.dataDir });
+  const data = await load({ scale: options.scale, dataDir: options.dataDir });
+  warnIfCacheNotWritten(data.info);
+  return data;
+}
+
+/** A data cache that could not be written slows every load down: say why on stderr, and go on. */
+export function warnIfCacheNotWritten(info: datasets.DatasetInfo): void {
+  if (info.cacheNotWritten) process.stderr.write(`keel: warning: the data cache was not written: ${info.cacheNotWritten}. Going on without it.\n`);
 }
 
 /** `keel fold IN OUT`: fold every BN layer into its neighbouring Dense and save the result. */
@@ -33,8 +42,9 @@ export async function fold(input: string, output: string): Promise<void> {
   const { model: folded, folded: done, notFolded } = keel.foldBatchNorm(model);
   for (const f of done) log(`folded ${f.layer} into ${f.into} (${f.direction === 'intoNext' ? 'the next Dense' : 'the previous Dense'})`);
   for (const n of notFolded) log(`kept ${n.layer}: ${n.reason}`);
-  log(`${fmt(model.countParams())} parameters → ${fmt(folded.countParams())}; ${model.layers.length} layers → ${folded.layers.length}`);
+  log(`${count(model.countParams())} parameters → ${count(folded.countParams())}; ${model.layers.length} layers → ${folded.layers.length}`);
   const dir = resolve(output);
+  makeFolders('<out>', dir);
   await folded.save(`file://${dir}`);
   log(`Saved the folded model to ${dir}`);
 }
@@ -45,7 +55,7 @@ export async function evaluate(input: string, options: DataOptions): Promise<voi
   const data = await loadData(options);
   model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const [loss, accuracy] = (model.evaluate(data.test.xs, data.test.ys, { batchSize: 500 }) as keel.Tensor[]).map((t) => t.dataSync()[0]);
-  log(`${data.name} test set, ${fmt(data.test.ys.size)} images: accuracy ${accuracy.toFixed(4)}, loss ${loss.toFixed(4)}`);
+  log(`${data.name} test set, ${count(data.test.ys.size)} images: accuracy ${accuracy.toFixed(4)}, loss ${loss.toFixed(4)}`);
   log();
   const matrix = confusionMatrix(model.predict(data.test.xs, { batchSize: 500 }), data.test.ys, data.classNames.length);
   for (const line of formatConfusionMatrix(matrix, data.classNames)) log(line);
@@ -56,7 +66,7 @@ export async function predict(input: string, index: number, options: DataOptions
   const model = await keel.loadLayersModel(modelUrl(input));
   const data = await loadData(options);
   const n = data.test.ys.size;
-  if (index >= n) throw new keel.ValueError(`--index ${index} is outside the test set of ${fmt(n)} images; use 0 to ${n - 1}.`);
+  if (index >= n) throw new keel.ValueError(`--index ${index} is outside the test set of ${count(n)} images; use 0 to ${count(n - 1)}.`);
   const [rows, cols] = data.test.xs.shape.slice(1);
   const pixels = data.test.xs.dataSync().subarray(index * rows * cols, (index + 1) * rows * cols);
   const probabilities = model.predict(keel.tensor(pixels, [1, rows, cols])).dataSync();

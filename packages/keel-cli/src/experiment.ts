@@ -1,6 +1,8 @@
 /** `keel experiment NAME`: check one of the BN chapter's claims on real data. Public API only. */
 import * as keel from 'keel';
 import * as experiments from './experiments/index.js';
+import { writeOut } from './brokenPipe.js';
+import { makeFolders } from './files.js';
 
 export interface ExperimentOptions {
   quick?: boolean;
@@ -11,9 +13,10 @@ export interface ExperimentOptions {
 }
 
 export async function experiment(name: string, options: ExperimentOptions): Promise<void> {
+  makeFolders('--out', options.out); // now, not after the runs
   const outcomes = await experiments.runExperiments(name, {
     quick: options.quick, outDir: options.out, seeds: options.seeds, epochs: options.epochs, dataset: options.dataset,
-    log: (line) => process.stdout.write(`${line}\n`),
+    log: (line) => writeOut(`${line}\n`),
   });
-  if (outcomes.length > 1) process.stdout.write(`Index of the reports: ${options.out}/index.md\n`);
+  if (outcomes.length > 1) writeOut(`Index of the reports: ${options.out}/index.md\n`);
 }

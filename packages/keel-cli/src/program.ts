@@ -13,8 +13,11 @@ import * as experiments from './experiments/index.js';
 import * as datasets from 'keel-datasets';
 import { ProgressBar } from './progress.js';
 import { batchNormStats, confusionMatrix, formatBatchNormStats, formatConfusionMatrix } from './report.js';
-import { evaluate, fold, predict, type DataOptions } from './deploy.js';
+import { evaluate, fold, predict, warnIfCacheNotWritten, type DataOptions } from './deploy.js';
 import { experiment, type ExperimentOptions } from './experiment.js';
+import { checkOutputFile, makeFolders, OutputPathError } from './files.js';
+import { count } from './format.js';
+import { writeOut } from './brokenPipe.js';
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {}
@@ -44,18 +47,51 @@ export interface TrainOptions {
   recomputeBnStats?: boolean;
 }
 
+/**
+ * A whole number as typed: digits, optionally grouped in thousands by commas or underscores
+ * (`55,000` as the messages print it, `55_000`); undefined for anything else.
+ */
+function parseCount(value: string): number | undefined {
+  if (!/^\s*(\d+|\d{1,3}(,\d{3})+|\d{1,3}(_\d{3})+)\s*$/.test(value)) return undefined;
+  const n = Number(value.replace(/[\s,_]/g, ''));
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new InvalidArgumentError(`expected a positive integer, received '${value}'.`);
-  }
+  const n = parseCount(value);
+  if (n === undefined || n <= 0) throw new InvalidArgumentError(`expected a positive integer, received '${value}'.`);
   return n;
 }
 
 function nonNegativeInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer ≥ 0, received '${value}'.`);
+  const n = parseCount(value);
+  if (n === undefined) throw new InvalidArgumentError(`expected an integer ≥ 0, received '${value}'.`);
   return n;
+}
+
+/** The smallest --train-limit: a training set needs 2 images (the data sets' own rule, and BN's). */
+const MIN_TRAIN_LIMIT = 2;
+
+function trainLimit(value: string): number {
+  const n = parseCount(value);
+  if (n === undefined || n < MIN_TRAIN_LIMIT) {
+    throw new InvalidArgumentError(`expected an integer ≥ ${MIN_TRAIN_LIMIT} (the number of training images to keep), received '${value}'.`);
+  }
+  return n;
+}
+
+/** "Allowed choices are a, b, c." with a "did you mean" for a near miss. */
+function choiceError(value: string, candidates: readonly string[]): InvalidArgumentError {
+  const near = keel.util.closestName(value, candidates);
+  return new InvalidArgumentError(`Allowed choices are ${candidates.join(', ')}.${near ? ` (Did you mean ${near}?)` : ''}`);
+}
+
+/** A parser for a flag with fixed choices; used after `.choices()`, which still lists them in --help. */
+function oneOf(candidates: readonly string[]): (value: string) => string {
+  return (value) => {
+    if (candidates.includes(value)) return value;
+    throw choiceError(value, candidates);
+  };
 }
 
 function positiveNumber(value: string): number {
@@ -67,17 +103,22 @@ function positiveNumber(value: string): number {
 /** Accepts Keras's snake_case spellings too ('he_normal'). */
 function initializerName(value: string): string {
   const camel = value.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  if (!INITIALIZERS.includes(camel)) throw new InvalidArgumentError(`Allowed choices are ${INITIALIZERS.join(', ')}.`);
+  if (!INITIALIZERS.includes(camel)) throw choiceError(camel, INITIALIZERS);
   return camel;
 }
 
 function modelOption(): Option {
-  return new Option('-m, --model <name>', 'which model of the BN chapter').choices([...keel.zoo.MODEL_NAMES]).default('seed');
+  return new Option('-m, --model <name>', 'which model of the BN chapter')
+    .choices([...keel.zoo.MODEL_NAMES])
+    .argParser(oneOf(keel.zoo.MODEL_NAMES))
+    .default('seed');
 }
 
 function activationOption(): Option {
+  const activations = keel.ACTIVATIONS.filter((a) => a !== 'softmax');
   return new Option('--activation <name>', 'activation of the hidden layers')
-    .choices(keel.ACTIVATIONS.filter((a) => a !== 'softmax'))
+    .choices(activations)
+    .argParser(oneOf(activations))
     .default('relu');
 }
 
@@ -85,6 +126,10 @@ function initializerOption(): Option {
   return new Option('--kernel-initializer <name>', `initializer of the Dense kernels (${INITIALIZERS.join(', ')})`)
     .argParser(initializerName)
     .default('glorotUniform');
+}
+
+function datasetOption(): Option {
+  return new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).argParser(oneOf(DATASETS)).default('fashion-mnist');
 }
 
 /** The command-line program (commander), set to throw instead of exiting so that `run` decides the exit code. */
@@ -113,15 +158,15 @@ export function buildProgram(): Command {
     .command('train')
     .description('train a model, then report test accuracy, the confusion matrix and the BN statistics')
     .addOption(modelOption())
-    .addOption(new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist'))
+    .addOption(datasetOption())
     .addOption(new Option('-e, --epochs <n>', 'passes over the training data').argParser(positiveInteger).default(10))
     .addOption(new Option('-b, --batch-size <n>', 'examples per training step').argParser(positiveInteger).default(32))
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default('sgd'))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).argParser(oneOf(OPTIMIZERS)).default('sgd'))
     .addOption(new Option('--learning-rate <x>', 'learning rate').argParser(positiveNumber).default(1e-3))
     .addOption(activationOption())
     .addOption(initializerOption())
     .addOption(new Option('--seed <n>', 'random seed of the weights and shuffles').argParser(nonNegativeInteger).default(42))
-    .addOption(new Option('--train-limit <n>', 'train on the first N training images only (quick runs)').argParser(positiveInteger))
+    .addOption(new Option('--train-limit <n>', `train on the first N training images only (quick runs; N ≥ ${MIN_TRAIN_LIMIT})`).argParser(trainLimit))
     .option('--data-dir <dir>', 'read the official IDX files (train-images-idx3-ubyte...) from this folder instead of the npm package')
     .option('--no-scale', 'feed raw 0-255 pixels instead of scaling them to [0, 1]')
     .option('--save <dir>', 'save the trained model there (TF.js model.json format)')
@@ -138,7 +183,6 @@ export function buildProgram(): Command {
       await train({ ...options, verbose: Number(options.verbose) });
     });
 
-  const datasetOption = () => new Option('-d, --dataset <name>', 'data set').choices([...DATASETS]).default('fashion-mnist');
   const backendOption = () => new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')})`);
   const withBackend = (name?: string) => {
     if (name === undefined) return;
@@ -149,7 +193,7 @@ export function buildProgram(): Command {
   program
     .command('experiment')
     .description('check a claim of the BN chapter on real data; writes report.md, plots (SVG, PNG) and data (JSON, CSV)')
-    .addArgument(new Argument('<name>', 'which experiment').choices([...experiments.EXPERIMENT_NAMES, 'all']))
+    .addArgument(new Argument('<name>', 'which experiment').choices(EXPERIMENT_CHOICES).argParser(oneOf(EXPERIMENT_CHOICES)))
     .option('--quick', 'small subsets and few epochs (every experiment in a few minutes)')
     .option('-o, --out <dir>', 'output folder; each experiment writes into OUT/NAME/', 'experiments')
     .addOption(new Option('--seeds <k>', 'number of seeds per configuration (default 3, or 1 with --quick)').argParser(positiveInteger))
@@ -202,6 +246,7 @@ export function buildProgram(): Command {
 }
 
 const VERSION = '0.1.0';
+const EXPERIMENT_CHOICES = [...experiments.EXPERIMENT_NAMES, 'all'];
 const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict'];
 
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
@@ -224,7 +269,7 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
     const error = e as Error;
-    const known = error instanceof keel.KeelError || error instanceof UsageError;
+    const known = error instanceof keel.KeelError || error instanceof UsageError || error instanceof OutputPathError;
     process.stderr.write(
       known
         ? `keel: ${oneLine(error.message)}\n`
@@ -239,12 +284,35 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+/** Batch normalization in training needs 2 examples per batch: say so before any data are loaded. */
+function checkBatchSize(model: keel.Sequential, batchSize: number): void {
+  const batchNorm = model.layers.some((l) => l instanceof keel.layers.BatchNormalization);
+  if (batchNorm && batchSize < 2) {
+    throw new UsageError(
+      `--batch-size ${batchSize}: batch normalization needs at least 2 examples per batch; use --batch-size 2 or more ` +
+        `(or --model plain, which has no batch normalization).`,
+    );
+  }
+}
 
-/** `keel train`: load, build, fit, evaluate, report. */
+/** The data set of `keel train`, with a --train-limit it cannot meet worded as a flag. */
+async function loadTrainingData(options: TrainOptions): Promise<datasets.ImageDataset> {
+  const load = options.dataset === 'mnist' ? datasets.mnist : datasets.fashionMnist;
+  try {
+    return await load({ scale: options.scale, trainLimit: options.trainLimit, dataDir: options.dataDir });
+  } catch (e) {
+    if (!(e instanceof datasets.TrainLimitError)) throw e;
+    throw new UsageError(
+      `--train-limit ${count(e.trainLimit)} is larger than the ${count(e.available)} training images of ${options.dataset}; ` +
+        `use at most ${count(e.available)}, or leave --train-limit out to train on all of them.`,
+    );
+  }
+}
+
+/** `keel train`: check the flags, load, build, fit, evaluate, report. */
 export async function train(options: TrainOptions): Promise<void> {
   const started = performance.now();
-  const log = (line = '') => process.stdout.write(`${line}\n`);
+  const log = (line = '') => writeOut(`${line}\n`);
   if (options.backend !== undefined) {
     if (!keel.listBackends().includes(options.backend)) {
       throw new UsageError(`unknown backend '${options.backend}'; available: ${keel.listBackends().join(', ')}.`);
@@ -253,26 +321,32 @@ export async function train(options: TrainOptions): Promise<void> {
   }
   keel.setRandomSeed(options.seed);
 
-  const load = options.dataset === 'mnist' ? datasets.mnist : datasets.fashionMnist;
-  const data = await load({ scale: options.scale, trainLimit: options.trainLimit, dataDir: options.dataDir });
-  const { train: trainSet, validation, test } = data;
-  log(
-    `${data.name}: ${fmt(trainSet.ys.size)} train / ${fmt(validation.ys.size)} validation / ${fmt(test.ys.size)} test images ` +
-      `from ${data.info.source}` + (data.info.skipped ? `; ${data.info.skipped} malformed rows skipped` : '') +
-      `; loaded in ${data.info.seconds.toFixed(2)} s (cache: ${data.info.cache.split(' (')[0]})`,
-  );
-
+  // Everything that would fail after training fails now, before the data are loaded.
   const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+  checkBatchSize(model, options.batchSize);
+  if (options.json !== undefined) checkOutputFile('--json', options.json);
+  if (options.save !== undefined) makeFolders('--save', options.save);
+
+  const data = await loadTrainingData(options);
+  const { train: trainSet, validation, test } = data;
+  const notWritten = data.info.cacheNotWritten;
+  log(
+    `${data.name}: ${count(trainSet.ys.size)} train / ${count(validation.ys.size)} validation / ${count(test.ys.size)} test images ` +
+      `from ${data.info.source}` + (data.info.skipped ? `; ${count(data.info.skipped)} malformed rows skipped` : '') +
+      `; loaded in ${data.info.seconds.toFixed(2)} s (cache: ${notWritten ? 'built, not written' : data.info.cache})`,
+  );
+  warnIfCacheNotWritten(data.info);
+
   const optimizer = keel.optimizers[options.optimizer]({ learningRate: options.learningRate });
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const backend = keel.getBackend();
   log(
-    `Model ${options.model} (${fmt(model.countParams())} parameters), ${options.optimizer} learning rate ${options.learningRate}, ` +
+    `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${options.learningRate}, ` +
       `batch ${options.batchSize}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
   );
 
   const live = options.verbose === 1 && process.stdout.isTTY === true;
-  const callbacks = options.verbose > 0 ? [new ProgressBar({ live })] : [];
+  const callbacks = options.verbose > 0 ? [new ProgressBar({ live, write: writeOut, ...(process.stdout.isTTY ? { columns: () => process.stdout.columns || 80 } : {}) })] : [];
   const fitStarted = performance.now();
   const history = await model.fit(trainSet.xs, trainSet.ys, {
     epochs: options.epochs,
@@ -302,15 +376,15 @@ export async function train(options: TrainOptions): Promise<void> {
 
   log();
   log(`Validation accuracy after ${history.epoch.length} epoch${history.epoch.length === 1 ? '' : 's'}: ${valAccuracy.toFixed(4)}`);
-  log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${fmt(test.ys.size)} images`);
+  log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${count(test.ys.size)} images`);
   if (recomputed) {
     log(
-      `Test accuracy with BN moving averages ${testAccuracy.toFixed(4)} → with exact statistics over the ${fmt(trainSet.ys.size)} training images ` +
+      `Test accuracy with BN moving averages ${testAccuracy.toFixed(4)} → with exact statistics over the ${count(trainSet.ys.size)} training images ` +
         `${recomputed.testAccuracy.toFixed(4)} (loss ${recomputed.testLoss.toFixed(4)}; recomputed in ${recomputed.seconds.toFixed(1)} s). ` +
         `The confusion matrix and the BN statistics below use the exact statistics.`,
     );
   }
-  log(`Training took ${trainSeconds.toFixed(1)} s (${fmt(Math.round(samplesPerSecond))} samples/s on backend ${backend})`);
+  log(`Training took ${trainSeconds.toFixed(1)} s (${count(Math.round(samplesPerSecond))} samples/s on backend ${backend})`);
   log();
   for (const line of formatConfusionMatrix(matrix, data.classNames)) log(line);
   if (bn.length) {
@@ -359,7 +433,8 @@ export async function train(options: TrainOptions): Promise<void> {
     try {
       writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
     } catch (e) {
-      throw new UsageError(`cannot write the --json report to ${options.json} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+      // Checked before training; this is for a folder removed or made read-only since.
+      throw new UsageError(`--json ${options.json}: cannot write the report (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another path.`);
     }
   }
 }

@@ -6,12 +6,18 @@
  *   1719/1719 [==============================] - 18s 10ms/step - loss: 0.4101 - accuracy: 0.8530 - val_loss: 0.3720 - val_accuracy: 0.8682
  *
  * Live (redrawn in place by cli-progress) when stdout is a terminal; otherwise only the final line of
- * each epoch is printed, as Keras's `verbose=2`.
+ * each epoch is printed, as Keras's `verbose=2`. On a terminal every line fits its width (80 columns
+ * when it is not known): the bar narrows, and the final line goes on to a second line if it must.
+ * Differs from Keras, which lets a terminal cut or wrap the line and so hides the accuracy at 80.
  */
 import cliProgress from 'cli-progress';
 import type { Callback, FitParams, Logs } from 'keel';
 
 const BAR_WIDTH = 30;
+/** A narrower bar shows too little: the line drops it (the count still shows the progress). */
+const MIN_BAR_WIDTH = 10;
+/** Columns of a terminal whose width is not known. */
+const DEFAULT_COLUMNS = 80;
 const REDRAW_MS = 100;
 
 export interface ProgressOptions {
@@ -19,6 +25,11 @@ export interface ProgressOptions {
   live: boolean;
   /** Where lines go (default: stdout). */
   write?: (text: string) => void;
+  /**
+   * Width of the terminal, asked at each redraw (it may be resized). Lines are made to fit it.
+   * Default: none for the final lines (a log file keeps them whole), 80 for the live bar.
+   */
+  columns?: () => number | undefined;
 }
 
 /** Formats seconds as Keras does in ETAs: `12s`, `1:23`, `1:02:03`. */
@@ -45,22 +56,62 @@ export function formatBar(done: number, total: number, width = BAR_WIDTH): strin
   return `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${'.'.repeat(width - filled)}]`;
 }
 
-/** ` - loss: 0.4312 - accuracy: 0.8421` (batch bookkeeping left out). */
-export function formatMetrics(logs: Logs): string {
+/** `['loss: 0.4312', 'accuracy: 0.8421']` (batch bookkeeping left out). */
+function metricParts(logs: Logs): string[] {
   return Object.entries(logs)
     .filter(([k]) => k !== 'batch' && k !== 'size')
-    .map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`)
-    .join('');
+    .map(([k, v]) => `${k}: ${v.toFixed(4)}`);
 }
 
-/** One progress line: live (with ETA) while `done < total`, final (elapsed and time per step) after. */
-export function formatLine(done: number, total: number, elapsedSeconds: number, logs: Logs): string {
-  const width = String(total).length;
-  const head = `${String(done).padStart(width)}/${total} ${formatBar(done, total)}`;
-  const timing = done >= total
+/** ` - loss: 0.4312 - accuracy: 0.8421` (batch bookkeeping left out). */
+export function formatMetrics(logs: Logs): string {
+  return joinParts(metricParts(logs));
+}
+
+const joinParts = (parts: string[]) => parts.map((p) => ` - ${p}`).join('');
+
+/**
+ * One progress line: live (with ETA) while `done < total`, final (elapsed and time per step) after.
+ * With `columns`, every line is shorter than that: the bar narrows (down to MIN_BAR_WIDTH); then a
+ * final line goes on to a second line, indented, and a live line (redrawn in place, so one line
+ * only) drops the bar, then the ETA. Loss and accuracy come first and are the last to go.
+ */
+export function formatLine(done: number, total: number, elapsedSeconds: number, logs: Logs, columns?: number): string {
+  const count = `${String(done).padStart(String(total).length)}/${total}`;
+  const final = done >= total;
+  const timing = final
     ? `${Math.round(elapsedSeconds)}s ${formatPerStep(elapsedSeconds / Math.max(1, total))}`
     : `ETA: ${formatEta(done > 0 ? (elapsedSeconds / done) * (total - done) : 0)}`;
-  return `${head} - ${timing}${formatMetrics(logs)}`;
+  const parts = [timing, ...metricParts(logs)];
+  if (columns === undefined) return `${count} ${formatBar(done, total)}${joinParts(parts)}`;
+  // One column to spare: a line as wide as the terminal moves some terminals' cursor to the next line.
+  const width = Math.max(1, columns - 1);
+  const withBar = (shown: string[]): string | null => {
+    const room = Math.min(BAR_WIDTH, width - count.length - 3 - joinParts(shown).length);
+    return room >= MIN_BAR_WIDTH ? `${count} ${formatBar(done, total, room)}${joinParts(shown)}` : null;
+  };
+  const oneLine = withBar(parts);
+  if (oneLine !== null) return oneLine;
+  if (!final) {
+    const withoutBar = `${count}${joinParts(parts)}`;
+    if (withoutBar.length <= width) return withoutBar;
+    return `${count}${joinParts(parts.slice(1))}`.slice(0, width);
+  }
+  // The final line: as many parts as fit beside the bar, the rest on indented lines below.
+  let first = parts.length - 1;
+  while (first > 1 && withBar(parts.slice(0, first)) === null) first--;
+  const lines = [withBar(parts.slice(0, first)) ?? `${count}${joinParts(parts.slice(0, first))}`];
+  const indent = ' '.repeat(count.length);
+  let line = indent;
+  for (const part of parts.slice(first)) {
+    if (line !== indent && line.length + 3 + part.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += ` - ${part}`;
+  }
+  lines.push(line);
+  return lines.join('\n');
 }
 
 /** The callback that draws the bar. */
@@ -87,14 +138,15 @@ export class ProgressBar implements Callback {
     this.logs = {};
     if (!this.options.live) return;
     this.bar = new cliProgress.SingleBar({
-      format: (_options, params) => formatLine(params.value, params.total, (performance.now() - this.started) / 1000, this.logs),
+      format: (_options, params) =>
+        formatLine(params.value, params.total, (performance.now() - this.started) / 1000, this.logs, this.options.columns?.() ?? DEFAULT_COLUMNS),
       stream: process.stdout,
       // No cursor hiding and no SIGINT handler: fit yields to the event loop only between epochs, so
       // a JS SIGINT handler would delay Ctrl-C until the epoch ends (and leave the cursor hidden).
       hideCursor: false,
-      // The live line is cut at the terminal's width (cli-progress does that when `linewrap` is true,
-      // without switching the terminal's autowrap off, which a Ctrl-C would leave off); the final
-      // line is written in full below.
+      // formatLine makes the live line fit the terminal; cli-progress would cut it at the terminal's
+      // width otherwise (it does when `linewrap` is true, without switching the terminal's autowrap
+      // off, which a Ctrl-C would leave off). The final line is written below.
       clearOnComplete: true,
       stopOnComplete: false,
       linewrap: true,
@@ -124,6 +176,6 @@ export class ProgressBar implements Callback {
       this.bar.stop();
       this.bar = null;
     }
-    this.write(formatLine(total, total, (performance.now() - this.started) / 1000, this.logs) + '\n');
+    this.write(formatLine(total, total, (performance.now() - this.started) / 1000, this.logs, this.options.columns?.()) + '\n');
   }
 }

@@ -2,7 +2,7 @@
  * Runs experiments and writes their reports: for each, a folder with report.md, the plots as SVG
  * and PNG, data.json and CSV files; for several, an index.md linking them. Node only (files).
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError, getBackend } from 'keel';
 import { fashionMnist, mnist, type ImageDataset } from 'keel-datasets';
@@ -10,6 +10,7 @@ import { EXPERIMENTS, EXPERIMENT_NAMES, getExperiment } from '../registry.js';
 import type { ExperimentContext, ExperimentResult } from '../common.js';
 import { describe } from '../verdict.js';
 import { svgToPng, toSvg } from './render.js';
+import { makeFolders } from '../../files.js';
 
 export interface RunExperimentArgs {
   /** Small subsets and few epochs (minutes). */
@@ -97,7 +98,7 @@ function markdownTable(columns: string[], rows: (string | number)[][]): string {
 export async function writeReport(
   result: ExperimentResult, dir: string, meta: { quick: boolean; seconds: number; seeds: number[]; command: string },
 ): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  makeFolders('the report folder', dir);
   for (const figure of result.figures) {
     const svg = await toSvg(figure.spec);
     await writeAtomic(join(dir, `${figure.name}.svg`), svg);
@@ -152,6 +153,6 @@ async function writeIndex(outDir: string, outcomes: ExperimentOutcome[], quick: 
     markdownTable(['experiment', 'claim', 'verdict', 'seconds'], outcomes.map((o) => [`[${o.result.name}](${o.result.name}/report.md)`, o.result.claim, o.result.verdict, o.seconds.toFixed(0)])),
     '',
   ];
-  await mkdir(outDir, { recursive: true });
+  makeFolders('the output folder', outDir);
   await writeAtomic(join(outDir, 'index.md'), lines.join('\n'));
 }
