@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combine, compare, mean, meanStd, std } from '../../packages/keel-cli/src/experiments/verdict.js';
+import { combine, compare, describe, mean, meanStd, std } from '../../packages/keel-cli/src/experiments/verdict.js';
 
 const base = { label: 'x', direction: 'higher' as const, margin: 0.01 };
 
@@ -51,4 +51,11 @@ test('"not worse" claims: equal is supported, clearly worse is not', async () =>
   // Lower is better (prediction time): a folded model 1% slower than the plain one, margin 5%.
   assert.equal(compareNotWorse({ ...base, direction: 'lower', margin: 0.05, favoured: [1.01, 1.0, 1.02], other: [1, 1, 1] }).verdict, 'supported');
   assert.equal(compareNotWorse({ ...base, direction: 'lower', margin: 0.05, favoured: [1.3, 1.31, 1.29], other: [1, 1, 1] }).verdict, 'not supported');
+});
+
+test('a report line says when one seed gives no standard error, instead of printing 0', () => {
+  const one = describe(compare({ ...base, favoured: [0.88], other: [0.85] }));
+  assert.equal(one, 'x: supported (difference +0.0300 in the claimed direction, margin 0.01, one seed gives no standard error; 0.8800 vs 0.8500)');
+  const three = describe(compare({ ...base, favoured: [0.88, 0.87, 0.885], other: [0.83, 0.832, 0.829] }));
+  assert.match(three, /margin 0\.01, standard error 0\.\d{4};/);
 });

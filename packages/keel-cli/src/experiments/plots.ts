@@ -30,29 +30,64 @@ export interface LineChartArgs {
 
 export type VegaLiteSpec = Record<string, unknown>;
 
-/** A titled line chart with labelled axes and a legend. */
+/** Dash patterns (stroke, gap) of solid and dashed lines, in the plot and in the legend's symbols. */
+const SOLID: number[] = [1, 0];
+const DASHED: number[] = [6, 4];
+
+/**
+ * The legend under the plot, as many columns as fit in its width: on the right, long labels leave a
+ * blank column beside the plot as wide as the longest label.
+ */
+function legendBelow(names: string[], width: number): Record<string, unknown> {
+  const longest = Math.max(1, ...names.map((n) => n.length));
+  // Vega sizes the legend's columns by its own estimate of the labels' widths (in Node, without a
+  // canvas: 0.8 × font size = 8.8 px per character at 11 px), plus the symbol and the padding.
+  const column = longest * 8.8 + 41;
+  // The legend may stick out past the plot by a little (60 px), never by a column.
+  const fit = Math.max(1, Math.min(names.length, Math.floor((width + 60) / column)));
+  // As few rows as that allows, and the entries spread evenly over them (4 entries: 2 + 2, not 3 + 1).
+  const columns = Math.ceil(names.length / Math.ceil(names.length / fit));
+  return { orient: 'bottom', direction: 'horizontal', columns, labelLimit: width };
+}
+
+/**
+ * A titled line chart with labelled axes and a legend under it. Integer x values (epochs, layers,
+ * steps) get integer ticks; each series' dash is drawn in its legend symbol too.
+ */
 export function lineChart(args: LineChartArgs): VegaLiteSpec {
   const { title, xTitle, yTitle, series, logX = false, logY = false, yDomain, width = 560, height = 320 } = args;
   const values = series.flatMap((s) =>
-    s.x.map((x, i) => ({ x, y: s.y[i], series: s.name, dash: s.dashed ? 'dashed' : 'solid' })).filter((p) => Number.isFinite(p.y)));
+    s.x.map((x, i) => ({ x, y: s.y[i], series: s.name })).filter((p) => Number.isFinite(p.y)));
   const names = series.map((s) => s.name);
+  const integerX = !logX && values.every((p) => Number.isInteger(p.x));
+  // One legend for colour and dash: both channels encode the series, with the same title.
+  const legend = { ...legendBelow(names, width), symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 600 };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: title, fontSize: 15 },
     width,
     height,
     background: 'white',
-    config: { font: 'DejaVu Sans, Arial, sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 } },
+    config: { font: 'DejaVu Sans, Arial, sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } },
     data: { values },
     mark: { type: 'line', point: values.length <= 200, strokeWidth: 2 },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: xTitle, scale: logX ? { type: 'log' } : { zero: false } },
+      x: {
+        field: 'x', type: 'quantitative', title: xTitle, scale: logX ? { type: 'log' } : { zero: false },
+        ...(integerX ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+      },
       y: {
         field: 'y', type: 'quantitative', title: yTitle,
         scale: { ...(logY ? { type: 'log' } : { zero: false }), ...(yDomain ? { domain: yDomain } : {}) },
       },
-      color: { field: 'series', type: 'nominal', title: 'run', scale: { domain: names, range: OKABE_ITO.slice(0, names.length).concat(OKABE_ITO).slice(0, names.length) } },
-      strokeDash: { field: 'dash', type: 'nominal', legend: null, scale: { domain: ['solid', 'dashed'], range: [[1, 0], [6, 4]] } },
+      color: {
+        field: 'series', type: 'nominal', title: 'run', legend,
+        scale: { domain: names, range: names.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]) },
+      },
+      strokeDash: {
+        field: 'series', type: 'nominal', title: 'run', legend,
+        scale: { domain: names, range: series.map((s) => (s.dashed ? DASHED : SOLID)) },
+      },
     },
   };
 }
@@ -66,10 +101,14 @@ export interface BarChartArgs {
   yDomain?: [number, number];
 }
 
-/** Grouped bars with ± error bars (mean ± std over seeds). */
+/**
+ * Grouped bars with ± error bars (mean ± std over seeds), drawn in black over the bars. Bars are
+ * offset within a group only when a group holds more than one series.
+ */
 export function barChart(args: BarChartArgs): VegaLiteSpec {
   const { title, xTitle, yTitle, bars, yDomain } = args;
   const seriesNames = [...new Set(bars.map((b) => b.series))];
+  const grouped = new Set(bars.map((b) => b.group)).size < bars.length;
   const values = bars.map((b) => ({ ...b, lo: b.value - (b.err ?? 0), hi: b.value + (b.err ?? 0) }));
   const y = { field: 'value', type: 'quantitative', title: yTitle, ...(yDomain ? { scale: { domain: yDomain } } : {}) };
   return {
@@ -80,12 +119,17 @@ export function barChart(args: BarChartArgs): VegaLiteSpec {
     data: { values },
     encoding: {
       x: { field: 'group', type: 'nominal', title: xTitle, sort: null, axis: { labelAngle: 0 } },
-      xOffset: { field: 'series', sort: seriesNames },
-      color: { field: 'series', type: 'nominal', title: 'run', scale: { domain: seriesNames, range: OKABE_ITO.slice(0, seriesNames.length) } },
+      ...(grouped ? { xOffset: { field: 'series', sort: seriesNames } } : {}),
     },
     layer: [
-      { mark: 'bar', encoding: { y } },
-      { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+      {
+        mark: 'bar',
+        encoding: { y, color: { field: 'series', type: 'nominal', title: 'run', scale: { domain: seriesNames, range: OKABE_ITO.slice(0, seriesNames.length) } } },
+      },
+      {
+        mark: { type: 'rule', color: 'black', strokeWidth: 1.5 },
+        encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+      },
     ],
     width: 560,
     height: 320,

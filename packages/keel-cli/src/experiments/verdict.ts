@@ -80,8 +80,10 @@ export function combine(results: readonly ComparisonResult[]): Verdict {
 /** One line per comparison for a report: the verdict with its margin. */
 export function describe(r: ComparisonResult, digits = 4): string {
   const sign = r.difference >= 0 ? '+' : '−';
+  // A condition measured with one seed has no spread: its standard error is unknown, not 0.
+  const spread = Math.min(r.favoured.length, r.other.length) < 2 ? 'one seed gives no standard error' : `standard error ${r.standardError.toFixed(digits)}`;
   return `${r.label}: ${r.verdict} (difference ${sign}${Math.abs(r.difference).toFixed(digits)} in the claimed direction, ` +
-    `margin ${Number(r.margin.toPrecision(3))}, standard error ${r.standardError.toFixed(digits)}; ${meanStd(r.favoured, digits)} vs ${meanStd(r.other, digits)})`;
+    `margin ${Number(r.margin.toPrecision(3))}, ${spread}; ${meanStd(r.favoured, digits)} vs ${meanStd(r.other, digits)})`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { diagnostics, optimizers, zoo } from 'keel';
 import { combine, compare, meanStd, type ComparisonResult } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { epochsAxis, firstN, lastOf, meanCurve, train, type Experiment, type RunResult, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { Diagnostics } = diagnostics;
 const { sgd } = optimizers;
@@ -73,7 +74,7 @@ export const depth: Experiment = {
       name: 'depth',
       claim: 'BN strongly reduces vanishing gradients, enough to train deep networks of saturating activations (sigmoid, tanh).',
       setup: [
-        `${data.name}: ${train_.xs.shape[0]} training and ${validation.xs.shape[0]} validation images, scaled to [0, 1]`,
+        `${data.name}: ${count(train_.xs.shape[0])} training and ${count(validation.xs.shape[0])} validation images, scaled to [0, 1]`,
         `Flatten → BN → [Dense(100, no bias) → BN → activation] × depth → Dense(10, softmax), vs Flatten → [Dense(100, activation)] × depth → Dense(10, softmax); Glorot-uniform kernels`,
         `SGD, learning rate ${learningRate}, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}; gradient norms recorded 10 times per run by keel.callbacks.diagnostics`,
       ],

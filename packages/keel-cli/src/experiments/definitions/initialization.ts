@@ -3,6 +3,7 @@ import { initializers, optimizers, zoo } from 'keel';
 import { combine, compare, mean, meanStd, std } from '../verdict.js';
 import { barChart } from '../plots.js';
 import { firstN, lastOf, train, type Experiment, type RunResult, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { sgd } = optimizers;
 const { buildModel } = zoo;
@@ -53,7 +54,7 @@ export const initialization: Experiment = {
       name: 'initialization',
       claim: 'With BN, networks are much less sensitive to the weight initialization.',
       setup: [
-        `${data.name}: ${trainSet.xs.shape[0]} training and ${validation.xs.shape[0]} validation images, scaled to [0, 1]`,
+        `${data.name}: ${count(trainSet.xs.shape[0])} training and ${count(validation.xs.shape[0])} validation images, scaled to [0, 1]`,
         'the seed model (BN on the input and after each activation) vs the plain model, relu, every Dense kernel drawn from the initializer',
         `SGD, learning rate ${learningRate}, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}`,
       ],

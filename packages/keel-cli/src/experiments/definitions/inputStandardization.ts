@@ -4,6 +4,7 @@ import type { LabeledTensors } from 'keel-datasets';
 import { compare, compareNotWorse, describe, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { epochsAxis, firstN, lastOf, meanCurve, runAll, type Experiment, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { sgd } = optimizers;
 const { buildModel } = zoo;
@@ -64,7 +65,7 @@ export const inputStandardization: Experiment = {
       name: 'input-standardization',
       claim: 'If a BN layer comes first, the training set need not be standardized: raw inputs train as well as standardized ones.',
       setup: [
-        `${raw.name}: ${trainRaw.xs.shape[0]} training and ${validationRaw.xs.shape[0]} validation images; raw pixels 0–255, or standardized per pixel with the training set's mean and std`,
+        `${raw.name}: ${count(trainRaw.xs.shape[0])} training and ${count(validationRaw.xs.shape[0])} validation images; raw pixels 0–255, or standardized per pixel with the training set's mean and std`,
         'the seed model (BN first) on raw pixels vs the same model without its input BN on standardized pixels (and on raw pixels, for reference)',
         `SGD, learning rate ${learningRate}, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}`,
       ],

@@ -3,6 +3,7 @@ import { optimizers, zoo } from 'keel';
 import { combine, compare, mean, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { firstN, lastOf, train, type Experiment, type RunResult, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { sgd } = optimizers;
 const { buildModel } = zoo;
@@ -50,7 +51,7 @@ export const learningRate: Experiment = {
       name: 'learning-rate',
       claim: 'With BN, much larger learning rates can be used, and training is faster.',
       setup: [
-        `${data.name}: ${trainSet.xs.shape[0]} training and ${validation.xs.shape[0]} validation images, scaled to [0, 1]`,
+        `${data.name}: ${count(trainSet.xs.shape[0])} training and ${count(validation.xs.shape[0])} validation images, scaled to [0, 1]`,
         'the seed model (BN) vs the plain model, relu, Glorot-uniform kernels',
         `SGD (no momentum), learning rates ${rates.join(', ')}, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}`,
         `target for "epochs to reach": validation accuracy ${target}`,

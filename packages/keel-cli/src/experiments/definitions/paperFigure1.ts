@@ -8,6 +8,7 @@ import { Sequential, diagnostics, initializers, layers, optimizers, setRandomSee
 import { combine, compare, mean, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { evaluate, firstN, type Experiment, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { Diagnostics } = diagnostics;
 const { sgd } = optimizers;
@@ -93,7 +94,7 @@ export const paperFigure1: Experiment = {
     };
     const drifts = (label: string) => traces.get(label)!.map(drift);
     const comparisons = [
-      compare({ label: `test accuracy after ${traces.get('with BN')![0].steps[early]} steps (about a fifth of training), BN vs no BN`, favoured: accAt('with BN', early), other: accAt('without BN', early), direction: 'higher', margin: 0.01 }),
+      compare({ label: `test accuracy after ${count(traces.get('with BN')![0].steps[early])} steps (about a fifth of training), BN vs no BN`, favoured: accAt('with BN', early), other: accAt('without BN', early), direction: 'higher', margin: 0.01 }),
       compare({ label: 'drift of the sigmoid input\'s percentiles over training (relative to their spread), BN vs no BN', favoured: drifts('with BN'), other: drifts('without BN'), direction: 'lower', margin: 0.05 }),
     ];
     const percentileSeries = (label: string) => {
@@ -105,19 +106,19 @@ export const paperFigure1: Experiment = {
       name: 'paper-figure-1',
       claim: 'With BN the network trains faster and the distribution of a sigmoid\'s input stays stable over training, while without BN it drifts (internal covariate shift).',
       setup: [
-        `${data.name}: ${trainSize} training images, test accuracy on ${test.xs.shape[0]} test images, scaled to [0, 1]`,
+        `${data.name}: ${count(trainSize)} training images, test accuracy on ${count(test.xs.shape[0])} test images, scaled to [0, 1]`,
         `784 → 3 × [Dense(100) → (BN) → sigmoid] → Dense(10, softmax); kernels N(0, ${STDDEV}²); BN before each sigmoid`,
-        `SGD, learning rate ${learningRate}, batches of ${batchSize}, ${totalSteps} steps, seeds ${ctx.seeds.join(', ')}; percentiles of unit 0 of the last hidden layer over each recorded batch`,
+        `SGD, learning rate ${learningRate}, batches of ${batchSize}, ${count(totalSteps)} steps, seeds ${ctx.seeds.join(', ')}; percentiles of unit 0 of the last hidden layer over each recorded batch`,
       ],
       table: {
-        columns: ['network', `test accuracy at step ${traces.get('with BN')![0].steps[early]}`, `at step ${totalSteps}`, 'drift of the sigmoid input'],
+        columns: ['network', `test accuracy at step ${count(traces.get('with BN')![0].steps[early])}`, `at step ${count(totalSteps)}`, 'drift of the sigmoid input'],
         rows: ['without BN', 'with BN'].map((l) => [l, meanStd(accAt(l, early)), meanStd(lastAcc(l)), meanStd(drifts(l), 3)]),
       },
       comparisons,
       verdict: combine(comparisons),
       notes: [
         'The paper does not give its learning rate or the exact initial scale; the ones above are stated choices, not the paper\'s.',
-        ...(ctx.quick ? [`Quick mode: ${totalSteps} steps instead of the paper's 50,000, tested on a subset.`] : []),
+        ...(ctx.quick ? [`Quick mode: ${count(totalSteps)} steps instead of the paper's 50,000, tested on a subset.`] : []),
       ],
       figures: [
         {

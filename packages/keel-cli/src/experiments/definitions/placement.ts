@@ -3,6 +3,7 @@ import { optimizers, zoo } from 'keel';
 import { combine, compare, describe, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { epochsAxis, firstN, lastOf, meanCurve, runAll, type Experiment, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { sgd } = optimizers;
 const { buildModel } = zoo;
@@ -38,7 +39,7 @@ export const placement: Experiment = {
       name: 'placement',
       claim: 'Adding BN, after or before each hidden activation, improves validation accuracy over the same network without BN (the book: 0.8750 after vs 0.8660 before, 10 epochs).',
       setup: [
-        `${data.name}: ${train.xs.shape[0]} training and ${validation.xs.shape[0]} validation images, inputs scaled to [0, 1]`,
+        `${data.name}: ${count(train.xs.shape[0])} training and ${count(validation.xs.shape[0])} validation images, inputs scaled to [0, 1]`,
         `Flatten → [BN] → Dense(300, relu) → … → Dense(100, relu) → … → Dense(10, softmax), Glorot-uniform kernels`,
         `SGD, learning rate ${learningRate}, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}`,
       ],

@@ -3,6 +3,7 @@ import { Sequential, layers, optimizers, zoo } from 'keel';
 import { combine, compare, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
 import { epochsAxis, evaluate, firstN, meanCurve, runAll, type Experiment, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { adam } = optimizers;
 const { buildModel } = zoo;
@@ -49,7 +50,7 @@ export const regularization: Experiment = {
       name: 'regularization',
       claim: 'BN acts like a regularizer: it reduces overfitting (the gap between training and validation accuracy).',
       setup: [
-        `${data.name}: ${trainSet.xs.shape[0]} training images (small on purpose, to overfit) and ${validation.xs.shape[0]} validation images`,
+        `${data.name}: ${count(trainSet.xs.shape[0])} training images (small on purpose, to overfit) and ${count(validation.xs.shape[0])} validation images`,
         'the seed model (BN), the plain model, and the plain model with dropout 0.3 after each hidden layer',
         `Adam, learning rate 1e-3, batch 32, ${epochs} epochs, seeds ${ctx.seeds.join(', ')}; final accuracies measured in inference mode`,
       ],

@@ -3,6 +3,7 @@ import { foldBatchNorm, optimizers, setRandomSeed, slice, zoo, type Sequential, 
 import { combine, compare, compareNotWorse, mean, meanStd } from '../verdict.js';
 import { barChart } from '../plots.js';
 import { firstN, type Experiment, sized } from '../common.js';
+import { count } from '../../format.js';
 
 const { sgd } = optimizers;
 const { buildModel } = zoo;
@@ -79,19 +80,19 @@ export const runtimePenalty: Experiment = {
       name: 'runtime-penalty',
       claim: 'BN makes predictions slower; folding BN into the neighbouring Dense layers removes the penalty.',
       setup: [
-        `the seed model trained for 1 epoch on ${trainSet.xs.shape[0]} ${data.name} images, the same model with BN folded (keel.foldBatchNorm), and the plain model`,
-        `one instance: predict called for at least ${minMs} ms (and ${calls} times) per repetition; ${n} instances at once: one predict call; ${repetitions} repetitions, interleaved; medians reported`,
+        `the seed model trained for 1 epoch on ${count(trainSet.xs.shape[0])} ${data.name} images, the same model with BN folded (keel.foldBatchNorm), and the plain model`,
+        `one instance: predict called for at least ${minMs} ms (and ${count(calls)} times) per repetition; ${count(n)} instances at once: one predict call; ${repetitions} repetitions, interleaved; medians reported`,
         'timed in this process on this machine, with the active backend',
       ],
       table: {
-        columns: ['model', 'parameters', 'µs per one-instance predict (median)', `${n} at once: instances/s (median)`],
-        rows: models.map(([label, m]) => [label, m.countParams(), median(single.get(label)!).toFixed(1), Math.round(median(throughput(label)))]),
+        columns: ['model', 'parameters', 'µs per one-instance predict (median)', `${count(n)} at once: instances/s (median)`],
+        rows: models.map(([label, m]) => [label, count(m.countParams()), median(single.get(label)!).toFixed(1), count(Math.round(median(throughput(label))))]),
       },
       tableNote: 'Times are medians over the repetitions; the comparisons average the repetitions with the slowest and the fastest of each model left out.',
       comparisons,
       verdict: combine(comparisons),
       notes: [
-        `Folded and original predictions differ by at most ${maxDiff.toExponential(2)} on ${test.xs.shape[0]} test images.`,
+        `Folded and original predictions differ by at most ${maxDiff.toExponential(2)} on ${count(test.xs.shape[0])} test images.`,
         notFolded.length ? `Not folded: ${notFolded.map((x) => `${x.layer} (${x.reason})`).join('; ')}.` : 'Every BN layer was folded.',
         `One-instance times (µs, all repetitions): ${models.map(([l]) => `${l} ${meanStd(single.get(l)!, 1)}`).join('; ')}.`,
       ],
