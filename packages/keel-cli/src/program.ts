@@ -29,10 +29,13 @@ const DATASETS = ['fashion-mnist', 'mnist'] as const;
 export interface TrainOptions {
   model: string;
   dataset: (typeof DATASETS)[number];
-  epochs: number;
-  batchSize: number;
+  /** Unset: the model's default (TRAIN_DEFAULTS). */
+  epochs?: number;
+  batchSize?: number;
   optimizer: (typeof OPTIMIZERS)[number];
-  learningRate: number;
+  learningRate?: number;
+  /** SGD's (and RMSprop's) momentum; unset: the model's default. */
+  momentum?: number;
   activation: string;
   kernelInitializer: string;
   seed: number;
@@ -100,6 +103,38 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number ≥ 0 such as 0.9, received '${value}'.`);
+  return n;
+}
+
+/**
+ * Training settings a user would pick for each kind of model: the book's for its MLPs (SGD 1e-3,
+ * batch 32, 10 epochs) and the usual ones for a batch-normalized CNN (SGD with momentum 0.9,
+ * learning rate 0.01, batch 64, 5 epochs). Flags override them one by one.
+ */
+export const TRAIN_DEFAULTS = {
+  mlp: { epochs: 10, batchSize: 32, learningRate: 1e-3, momentum: 0 },
+  cnn: { epochs: 5, batchSize: 64, learningRate: 0.01, momentum: 0.9 },
+} as const;
+
+/** The settings of a `keel train` run: the flags given, the model's defaults for the rest. */
+export function trainSettings(options: TrainOptions): { epochs: number; batchSize: number; learningRate: number; momentum: number } {
+  const defaults = options.model.startsWith('cnn') ? TRAIN_DEFAULTS.cnn : TRAIN_DEFAULTS.mlp;
+  if (options.momentum !== undefined && options.optimizer !== 'sgd' && options.optimizer !== 'rmsprop') {
+    throw new UsageError(`--momentum applies to --optimizer sgd or rmsprop, not ${options.optimizer}; leave it out.`);
+  }
+  const momentum = options.momentum ?? (options.optimizer === 'sgd' ? defaults.momentum : 0);
+  if (momentum >= 1) throw new UsageError(`--momentum ${momentum}: expected a number in [0, 1), e.g. 0.9.`);
+  return {
+    epochs: options.epochs ?? defaults.epochs,
+    batchSize: options.batchSize ?? defaults.batchSize,
+    learningRate: options.learningRate ?? defaults.learningRate,
+    momentum,
+  };
+}
+
 /** Accepts Keras's snake_case spellings too ('he_normal'). */
 function initializerName(value: string): string {
   const camel = value.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -108,7 +143,7 @@ function initializerName(value: string): string {
 }
 
 function modelOption(): Option {
-  return new Option('-m, --model <name>', 'which model of the BN chapter')
+  return new Option('-m, --model <name>', 'which model: the BN chapter\'s MLPs (seed, seed-before, plain) or the CNNs (cnn, cnn-plain)')
     .choices([...keel.zoo.MODEL_NAMES])
     .argParser(oneOf(keel.zoo.MODEL_NAMES))
     .default('seed');
@@ -159,10 +194,11 @@ export function buildProgram(): Command {
     .description('train a model, then report test accuracy, the confusion matrix and the BN statistics')
     .addOption(modelOption())
     .addOption(datasetOption())
-    .addOption(new Option('-e, --epochs <n>', 'passes over the training data').argParser(positiveInteger).default(10))
-    .addOption(new Option('-b, --batch-size <n>', 'examples per training step').argParser(positiveInteger).default(32))
+    .addOption(new Option('-e, --epochs <n>', 'passes over the training data (default: 10; 5 for cnn, cnn-plain)').argParser(positiveInteger))
+    .addOption(new Option('-b, --batch-size <n>', 'examples per training step (default: 32; 64 for cnn, cnn-plain)').argParser(positiveInteger))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).argParser(oneOf(OPTIMIZERS)).default('sgd'))
-    .addOption(new Option('--learning-rate <x>', 'learning rate').argParser(positiveNumber).default(1e-3))
+    .addOption(new Option('--learning-rate <x>', 'learning rate (default: 0.001; 0.01 for cnn, cnn-plain)').argParser(positiveNumber))
+    .addOption(new Option('--momentum <x>', 'momentum of sgd or rmsprop (default: 0; 0.9 with sgd for cnn, cnn-plain)').argParser(nonNegativeNumber))
     .addOption(activationOption())
     .addOption(initializerOption())
     .addOption(new Option('--seed <n>', 'random seed of the weights and shuffles').argParser(nonNegativeInteger).default(42))
@@ -320,10 +356,12 @@ export async function train(options: TrainOptions): Promise<void> {
     keel.setBackend(options.backend);
   }
   keel.setRandomSeed(options.seed);
+  const settings = trainSettings(options);
+  options = { ...options, ...settings };
 
   // Everything that would fail after training fails now, before the data are loaded.
   const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
-  checkBatchSize(model, options.batchSize);
+  checkBatchSize(model, settings.batchSize);
   if (options.json !== undefined) checkOutputFile('--json', options.json);
   if (options.save !== undefined) makeFolders('--save', options.save);
 
@@ -337,20 +375,23 @@ export async function train(options: TrainOptions): Promise<void> {
   );
   warnIfCacheNotWritten(data.info);
 
-  const optimizer = keel.optimizers[options.optimizer]({ learningRate: options.learningRate });
+  const optimizer = options.optimizer === 'sgd' || options.optimizer === 'rmsprop'
+    ? keel.optimizers[options.optimizer]({ learningRate: settings.learningRate, momentum: settings.momentum })
+    : keel.optimizers[options.optimizer]({ learningRate: settings.learningRate });
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const backend = keel.getBackend();
   log(
-    `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${options.learningRate}, ` +
-      `batch ${options.batchSize}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
+    `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${settings.learningRate}` +
+      `${settings.momentum ? ` momentum ${settings.momentum}` : ''}, ` +
+      `batch ${settings.batchSize}, ${settings.epochs} epoch${settings.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
   );
 
   const live = options.verbose === 1 && process.stdout.isTTY === true;
   const callbacks = options.verbose > 0 ? [new ProgressBar({ live, write: writeOut, ...(process.stdout.isTTY ? { columns: () => process.stdout.columns || 80 } : {}) })] : [];
   const fitStarted = performance.now();
   const history = await model.fit(trainSet.xs, trainSet.ys, {
-    epochs: options.epochs,
-    batchSize: options.batchSize,
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
     validationData: [validation.xs, validation.ys],
     verbose: 0,
     callbacks,
@@ -414,7 +455,7 @@ export async function train(options: TrainOptions): Promise<void> {
       command: 'train',
       options: {
         model: options.model, dataset: options.dataset, epochs: options.epochs, batchSize: options.batchSize,
-        optimizer: options.optimizer, learningRate: options.learningRate, activation: options.activation,
+        optimizer: options.optimizer, learningRate: settings.learningRate, momentum: settings.momentum, activation: options.activation,
         kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
         scale: options.scale, backend,
       },
