@@ -100,6 +100,10 @@ export class Sequential {
 
   constructor(args: SequentialArgs = {}) {
     checkOptions('sequential', args, ['layers', 'name']);
+    // The model's name starts many messages; one that is not a string would be printed whole there.
+    if (args.name !== undefined && args.name !== null && typeof args.name !== 'string') {
+      throw new ValueError(`sequential: expected name to be a string such as 'classifier', received ${describeValue(args.name)}.`);
+    }
     this.name = args.name ?? uniqueName('sequential');
     for (const layer of args.layers ?? []) this.add(layer);
   }
@@ -407,9 +411,14 @@ export class Sequential {
     const asStored = out.dtype === 'float32' ? Math.fround(loss) : loss;
     if (!Number.isFinite(asStored)) throw new NonFiniteLossError(String(asStored));
 
-    let dy: Tensor | null = fusable ? (last as unknown as FusableLayer).backwardFromPreActivation(grad, this.stack.length > 1) : grad;
-    for (let i = this.stack.length - (fusable ? 2 : 1); i >= 0 && dy; i--) {
-      dy = this.stack[i].backward(dy, i > 0);
+    // Layers before the first one with something to learn (a Reshape or Flatten in front, frozen
+    // layers) need no gradient: the backward stops there, and the layer there computes no dL/dx.
+    let first = this.stack.findIndex((layer) => layer.trainableWeights.length > 0);
+    if (first < 0) first = this.stack.length;
+    const lastIndex = this.stack.length - 1;
+    let dy: Tensor | null = fusable ? (last as unknown as FusableLayer).backwardFromPreActivation(grad, lastIndex > first) : grad;
+    for (let i = lastIndex - (fusable ? 1 : 0); i >= first && dy; i--) {
+      dy = this.stack[i].backward(dy, i > first);
     }
     const correct = compiled.metrics.map((m) => m.correct(out, y));
     return { loss, correct };
