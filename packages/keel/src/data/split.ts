@@ -14,6 +14,7 @@
  */
 import { Random } from '../core/random.js';
 import { DataError } from './errors.js';
+import { describeValue } from '../core/errors.js';
 
 export interface StratifiedSplitArgs {
   /** Images per class for training, validation included. Default 6000. */
@@ -37,13 +38,13 @@ export interface SplitIndices {
 export function stratifiedSplit(labels: ArrayLike<number>, classes: number, args: StratifiedSplitArgs = {}): SplitIndices {
   const { trainPerClass = 6000, testPerClass = 1000, validationPerClass = 500, seed = 42 } = args;
   if (validationPerClass > trainPerClass) {
-    throw new DataError(`stratifiedSplit: validationPerClass (${validationPerClass}) cannot exceed trainPerClass (${trainPerClass}).`);
+    throw new DataError(`stratifiedSplit: validationPerClass (${describeValue(validationPerClass)}) cannot exceed trainPerClass (${describeValue(trainPerClass)}).`);
   }
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i];
     if (!(Number.isInteger(c) && c >= 0 && c < classes)) {
-      throw new DataError(`stratifiedSplit: label ${c} at index ${i} is not a class index in [0, ${classes}).`);
+      throw new DataError(`stratifiedSplit: label ${describeValue(c)} at index ${i} is not a class index in [0, ${classes}).`);
     }
     byClass[c].push(i);
   }

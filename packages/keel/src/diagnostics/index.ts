@@ -17,7 +17,7 @@
  *   diag.toCSV();
  */
 import type { Tensor } from '../core/tensor.js';
-import { ValueError, checkOptions } from '../core/errors.js';
+import { ValueError, checkOptions, describeValue } from '../core/errors.js';
 import type { ParamsAwareCallback } from '../models/callbacks.js';
 import type { Sequential } from '../models/sequential.js';
 import { Dense } from '../layers/dense.js';
@@ -83,7 +83,7 @@ export class Diagnostics implements ParamsAwareCallback<Sequential> {
     checkOptions('diagnostics', args, ['every', 'unit']);
     const { every = 50, unit = 0 } = args;
     if (!Number.isInteger(every) || every < 1) {
-      throw new ValueError(`diagnostics: expected every to be a positive integer (batches), received ${String(every)}.`);
+      throw new ValueError(`diagnostics: expected every to be a positive integer (batches), received ${describeValue(every)}.`);
     }
     this.every = every;
     this.unit = unit;

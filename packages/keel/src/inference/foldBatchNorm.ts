@@ -21,7 +21,7 @@
  * Gotcha: a folded model has no BN to train; it is for inference. Fold after
  * `recomputeBatchNormStatistics` if you use it.
  */
-import { ValueError } from '../core/errors.js';
+import { ValueError, describeValue } from '../core/errors.js';
 import { Sequential } from '../models/sequential.js';
 import type { Layer } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
@@ -56,7 +56,7 @@ interface Item {
  */
 export function foldBatchNorm(model: Sequential): FoldResult {
   if (!(model instanceof Sequential)) {
-    throw new ValueError(`foldBatchNorm: expected a Sequential model, received ${String(model)}.`);
+    throw new ValueError(`foldBatchNorm: expected a Sequential model, received ${describeValue(model)}.`);
   }
   const items: Item[] = model.layers.map((layer) => ({
     plan: parseLayer(layerToJSON(layer), `layer '${layer.name}'`) as LayerPlan,

@@ -8,7 +8,7 @@
 import { Sequential } from '../models/sequential.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
-import { KeelError, formatShape } from '../core/errors.js';
+import { KeelError, describeValue, formatShape } from '../core/errors.js';
 import { wrap } from '../ops/tensor.js';
 import { ModelFormatError } from './errors.js';
 import { buildLayer, layerToJSON, parseLayer, planOutputShape, planWeights, type LayerPlan } from '../layers/serialization.js';
@@ -280,13 +280,15 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
 
 /** The weight bytes of artifacts as one array (TF.js may split them into several buffers). */
 export function weightBytes(data: unknown): Uint8Array {
-  const part = (d: unknown): Uint8Array => {
+  const part = (d: unknown, i?: number): Uint8Array => {
     if (d instanceof ArrayBuffer) return new Uint8Array(d);
     if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-    throw new ModelFormatError(`weightData: expected an ArrayBuffer (or an array of them) of float32 values, received ${String(d)}.`);
+    throw new ModelFormatError(
+      `weightData${i === undefined ? '' : `[${i}]`}: expected an ArrayBuffer (or an array of them) of float32 values, received ${describeValue(d)}.`,
+    );
   };
   if (!Array.isArray(data)) return part(data).slice();
-  const parts = data.map(part);
+  const parts = data.map((d, i) => part(d, i));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const p of parts) {

@@ -5,7 +5,7 @@
  * only when used (`fileScheme.ts`).
  */
 import type { Sequential } from '../models/sequential.js';
-import { ValueError } from '../core/errors.js';
+import { ValueError, describeValue } from '../core/errors.js';
 import { ModelFormatError } from './errors.js';
 import { artifactsToModel, modelToArtifacts, weightBytes } from './modelArtifacts.js';
 import type { IOHandler, ModelArtifacts, SaveResult } from './types.js';
@@ -31,7 +31,7 @@ async function resolve(destination: string | IOHandler, where: string, method: '
     return factory(destination);
   }
   if (typeof destination !== 'object' || destination === null || typeof destination[method] !== 'function') {
-    throw new ValueError(`${where}: expected a URL string or an IOHandler with a ${method}() method, received ${String(destination)}.`);
+    throw new ValueError(`${where}: expected a URL string or an IOHandler with a ${method}() method, received ${describeValue(destination)}.`);
   }
   return destination;
 }
@@ -39,7 +39,7 @@ async function resolve(destination: string | IOHandler, where: string, method: '
 /** Saves `model` (topology and weights; optimizer state excluded). */
 export async function saveModel(model: Sequential, destination: string | IOHandler): Promise<SaveResult> {
   const handler = await resolve(destination, 'save', 'save');
-  if (!handler.save) throw new ValueError(`save: the handler for '${String(destination)}' cannot save.`);
+  if (!handler.save) throw new ValueError(`save: the handler for ${describeValue(destination)} cannot save.`);
   return handler.save(modelToArtifacts(model));
 }
 
@@ -51,10 +51,10 @@ export async function saveModel(model: Sequential, destination: string | IOHandl
  */
 export async function loadLayersModel(source: string | IOHandler): Promise<Sequential> {
   const handler = await resolve(source, 'loadLayersModel', 'load');
-  if (!handler.load) throw new ValueError(`loadLayersModel: the handler for '${String(source)}' cannot load.`);
+  if (!handler.load) throw new ValueError(`loadLayersModel: the handler for ${describeValue(source)} cannot load.`);
   const artifacts = await handler.load();
   if (typeof artifacts !== 'object' || artifacts === null) {
-    throw new ModelFormatError(`loadLayersModel: the handler returned ${String(artifacts)} instead of model artifacts.`);
+    throw new ModelFormatError(`loadLayersModel: the handler returned ${describeValue(artifacts)} instead of model artifacts.`);
   }
   return artifactsToModel(artifacts);
 }

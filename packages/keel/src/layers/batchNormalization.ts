@@ -24,7 +24,7 @@
  * meaningless, so Keel refuses rather than silently outputting β.
  */
 import type { Tensor } from '../core/tensor.js';
-import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
 import { getInitializer, type Initializer, type InitializerIdentifier } from '../initializers/index.js';
@@ -82,14 +82,14 @@ export class BatchNormalization extends Layer {
     if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
       throw new ValueError(
         `BatchNormalization: expected momentum in [0, 1] (the weight of the old moving average; Keras's default 0.99), ` +
-          `received ${String(momentum)}. PyTorch's momentum m corresponds to Keras's 1 − m.`,
+          `received ${describeValue(momentum)}. PyTorch's momentum m corresponds to Keras's 1 − m.`,
       );
     }
     if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {
-      throw new ValueError(`BatchNormalization: expected epsilon > 0 (default 1e-3), received ${String(epsilon)}.`);
+      throw new ValueError(`BatchNormalization: expected epsilon > 0 (default 1e-3), received ${describeValue(epsilon)}.`);
     }
     if (!Number.isInteger(axis)) {
-      throw new ValueError(`BatchNormalization: expected an integer axis, received ${String(axis)}.`);
+      throw new ValueError(`BatchNormalization: expected an integer axis, received ${describeValue(axis)}.`);
     }
     this.axis = axis;
     this.momentum = momentum;

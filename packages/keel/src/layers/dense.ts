@@ -3,7 +3,7 @@
  * Inputs of rank > 2 are multiplied along their last axis, as in Keras.
  */
 import type { Tensor } from '../core/tensor.js';
-import { ValueError } from '../core/errors.js';
+import { ValueError, describeValue } from '../core/errors.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
 import { getInitializer, type InitializerIdentifier } from '../initializers/index.js';
@@ -41,7 +41,7 @@ export class Dense extends Layer {
     super(args ?? ({} as DenseLayerArgs), 'Dense', KEYS);
     const { units, activation, useBias = true, kernelInitializer = 'glorotUniform', biasInitializer = 'zeros' } = args;
     if (!Number.isInteger(units) || units <= 0) {
-      throw new ValueError(`Dense: expected units to be a positive integer, received ${String(units)}. Example: dense({units: 10}).`);
+      throw new ValueError(`Dense: expected units to be a positive integer, received ${describeValue(units)}. Example: dense({units: 10}).`);
     }
     this.units = units;
     this.activation = resolveActivation(activation);

@@ -10,7 +10,7 @@
  *   moving statistics), called by the model only once the step succeeded.
  */
 import { Tensor, sameShape, type DType } from '../core/tensor.js';
-import { ShapeError, ValueError, checkOptions, formatShape } from '../core/errors.js';
+import { ShapeError, ValueError, checkOptions, describeValue, formatShape } from '../core/errors.js';
 import { copy, empty, wrap } from '../ops/tensor.js';
 import { LayerVariable, assignWeights } from './variable.js';
 
@@ -54,7 +54,11 @@ export abstract class Layer {
     checkOptions(className, args, [...LAYER_ARG_KEYS, ...extraKeys]);
     const { name, inputShape, batchInputShape, trainable = true, dtype = 'float32' } = args;
     if (dtype !== 'float32' && dtype !== 'float64') {
-      throw new ValueError(`${className}: expected dtype 'float32' or 'float64', received '${String(dtype)}'.`);
+      throw new ValueError(`${className}: expected dtype 'float32' or 'float64', received ${describeValue(dtype)}.`);
+    }
+    // Layer names end up in many messages; one that is not a string would be printed whole there.
+    if (name !== undefined && name !== null && typeof name !== 'string') {
+      throw new ValueError(`${className}: expected name to be a string such as 'dense_1', received ${describeValue(name)}.`);
     }
     this.name = name ?? uniqueName(toSnakeCase(className));
     this.trainable = trainable;
@@ -62,11 +66,18 @@ export abstract class Layer {
     if (inputShape && batchInputShape) {
       throw new ValueError(`${className}: give inputShape or batchInputShape, not both.`);
     }
+    if (batchInputShape !== undefined && batchInputShape !== null && !Array.isArray(batchInputShape)) {
+      throw new ShapeError(
+        `${className}: batchInputShape must be an array [null, d1, ...] (batch axis first), received ${describeValue(batchInputShape)}.`,
+      );
+    }
     const declared = inputShape ?? batchInputShape?.slice(1);
     if (declared) {
       if (!Array.isArray(declared) || declared.some((d) => !Number.isInteger(d) || (d as number) <= 0)) {
         throw new ShapeError(
-          `${className}: inputShape must be an array of positive integers (batch axis excluded), received ${JSON.stringify(declared)}.`,
+          inputShape
+            ? `${className}: inputShape must be an array of positive integers (batch axis excluded), received ${formatShape(inputShape)}.`
+            : `${className}: batchInputShape must be [null, d1, ...] with positive integers d1, ..., received ${formatShape(batchInputShape!)}.`,
         );
       }
       this.declaredInputShape = declared as number[];

@@ -3,17 +3,65 @@
  * narrowed, or throws ModelFormatError naming where the value was (`where`), what was expected and
  * what was received (shortened, so that a hostile file cannot flood the message).
  */
-import { ModelFormatError } from '../core/errors.js';
+import { ModelFormatError, describeValue } from '../core/errors.js';
 
-/** A short, safe rendering of an untrusted value for an error message. */
+/** The longest rendering `describe` returns. */
+const DESCRIBE_LENGTH = 80;
+/** How deep `describe` follows nested arrays and objects (a cyclic value stops here too). */
+const DESCRIBE_DEPTH = 16;
+
+/**
+ * A short, safe rendering of an untrusted value for an error message: its JSON, cut at 80
+ * characters. The JSON is written piece by piece and stops once it is long enough, so that a
+ * weights array of a million numbers costs as little as a single number.
+ */
 export function describe(v: unknown): string {
-  let s: string | undefined;
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') return describeValue(v);
+  const out = { text: '' };
   try {
-    s = JSON.stringify(v);
+    writeJson(v, 0, out);
   } catch {
-    return `a ${Array.isArray(v) ? 'nested array' : typeof v} too deep to print`;
+    return describeValue(v); // a getter or a proxy that throws
   }
-  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  if (out.text.length <= DESCRIBE_LENGTH) return out.text;
+  // An array too long to show says its shape instead: `a nested array of shape [5000,28,28] ...`.
+  return Array.isArray(v) ? describeValue(v) : `${out.text.slice(0, DESCRIBE_LENGTH - 3)}...`;
+}
+
+/** Appends JSON.stringify(v) to `out.text`, stopping as soon as the text is longer than needed. */
+function writeJson(v: unknown, depth: number, out: { text: string }): void {
+  if (out.text.length > DESCRIBE_LENGTH) return;
+  if (v === null || typeof v === 'boolean') { out.text += String(v); return; }
+  if (typeof v === 'number') { out.text += Number.isFinite(v) ? String(v) : 'null'; return; }
+  if (typeof v === 'string') { out.text += JSON.stringify(v.slice(0, DESCRIBE_LENGTH)); return; }
+  if (typeof v !== 'object') { out.text += describeValue(v); return; }
+  if (depth >= DESCRIBE_DEPTH) { out.text += Array.isArray(v) ? '[...' : '{...'; return; }
+  if (Array.isArray(v)) {
+    out.text += '[';
+    for (let i = 0; i < v.length && out.text.length <= DESCRIBE_LENGTH; i++) {
+      if (i > 0) out.text += ',';
+      const e: unknown = v[i];
+      // As JSON.stringify: what JSON cannot hold becomes null inside an array.
+      if (e === undefined || typeof e === 'function' || typeof e === 'symbol') out.text += 'null';
+      else writeJson(e, depth + 1, out);
+    }
+    out.text += ']';
+    return;
+  }
+  const isPlain = Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null;
+  if (!isPlain) { out.text += describeValue(v); return; } // a typed array or a tensor is not dumped value by value
+  out.text += '{';
+  let first = true;
+  for (const key in v) {
+    if (out.text.length > DESCRIBE_LENGTH) break;
+    if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
+    const e = (v as Record<string, unknown>)[key];
+    if (e === undefined || typeof e === 'function' || typeof e === 'symbol') continue;
+    out.text += `${first ? '' : ','}${JSON.stringify(key.slice(0, DESCRIBE_LENGTH))}:`;
+    first = false;
+    writeJson(e, depth + 1, out);
+  }
+  out.text += '}';
 }
 
 export function object(v: unknown, where: string): Record<string, unknown> {

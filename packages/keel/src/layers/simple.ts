@@ -1,7 +1,7 @@
 /** Layers without weights: Flatten, Activation, Dropout. */
 import type { Tensor } from '../core/tensor.js';
 import { sizeOf } from '../core/tensor.js';
-import { ValueError } from '../core/errors.js';
+import { ValueError, describeValue } from '../core/errors.js';
 import { Random, defaultRandom } from '../core/random.js';
 import { Layer, type LayerArgs } from './layer.js';
 import { activate, activateGrad, resolveActivation, type ActivationName } from '../ops/activations.js';
@@ -95,7 +95,7 @@ export class Dropout extends Layer {
   constructor(args: DropoutLayerArgs) {
     super(args ?? ({} as DropoutLayerArgs), 'Dropout', ['rate', 'seed']);
     if (typeof args?.rate !== 'number' || !(args.rate >= 0 && args.rate < 1)) {
-      throw new ValueError(`Dropout: expected rate in [0, 1), received ${String(args?.rate)}. Example: dropout({rate: 0.2}).`);
+      throw new ValueError(`Dropout: expected rate in [0, 1), received ${describeValue(args?.rate)}. Example: dropout({rate: 0.2}).`);
     }
     this.rate = args.rate;
     this.random = args.seed === undefined ? null : new Random(args.seed);

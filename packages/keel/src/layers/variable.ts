@@ -1,5 +1,5 @@
 import { Tensor, sameShape } from '../core/tensor.js';
-import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
 import { copy, empty } from '../ops/tensor.js';
 
 /**
@@ -47,7 +47,7 @@ export class LayerVariable {
   /** Throws unless `t` could be written here. */
   checkAssignable(t: Tensor): void {
     if (!(t instanceof Tensor)) {
-      throw new ValueError(`Weight '${this.name}': expected a Tensor of shape ${formatShape(this.shape)}, received ${String(t)}.`);
+      throw new ValueError(`Weight '${this.name}': expected a Tensor of shape ${formatShape(this.shape)}, received ${describeValue(t)}.`);
     }
     if (!sameShape(t.shape, this.shape)) {
       throw new ShapeError(
@@ -71,7 +71,7 @@ export function assignWeights(where: string, targets: LayerVariable[], weights: 
   if (!Array.isArray(weights) || weights.length !== targets.length) {
     throw new ValueError(
       `${where}.setWeights: expected ${targets.length} arrays ${expected}, ` +
-        `received ${Array.isArray(weights) ? weights.length : String(weights)}.`,
+        `received ${Array.isArray(weights) ? weights.length : describeValue(weights)}.`,
     );
   }
   targets.forEach((v, i) => v.checkAssignable(weights[i]));

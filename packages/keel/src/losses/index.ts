@@ -46,13 +46,15 @@ const ALIASES: Record<string, LossName> = {
 };
 
 export function getLoss(name: string): Loss {
-  const resolved = (LOSSES as readonly string[]).includes(name) ? (name as LossName) : ALIASES[name];
+  // A name that is not a string is never used as a key: String() of a nested array is megabytes.
+  if (typeof name !== 'string') return unknownName('loss', name, LOSSES);
+  const resolved = (LOSSES as readonly string[]).includes(name) ? (name as LossName) : Object.hasOwn(ALIASES, name) ? ALIASES[name] : undefined;
   switch (resolved) {
     case 'sparseCategoricalCrossentropy': return sparseCategoricalCrossentropy;
     case 'categoricalCrossentropy': return categoricalCrossentropy;
     case 'binaryCrossentropy': return binaryCrossentropy;
     case 'meanSquaredError': return meanSquaredError;
-    default: return unknownName('loss', String(name), LOSSES);
+    default: return unknownName('loss', name, LOSSES);
   }
 }
 

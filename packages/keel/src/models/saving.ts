@@ -7,7 +7,7 @@
  * (`ModelArtifacts`, `IOHandler`, `SaveResult`), because `save` speaks it; io re-exports these and
  * adds the `model.json` document around them.
  */
-import { StateError, ValueError } from '../core/errors.js';
+import { StateError, ValueError, describeValue } from '../core/errors.js';
 import type { Sequential } from './sequential.js';
 
 /** One weight in the manifest: its full name (`dense/kernel`), shape and element type. */
@@ -64,7 +64,7 @@ let saver: ModelSaver | undefined;
  */
 export function registerModelSaver(save: ModelSaver): void {
   if (typeof save !== 'function') {
-    throw new ValueError(`registerModelSaver: expected a function (model, destination) => Promise<SaveResult>, received ${String(save)}.`);
+    throw new ValueError(`registerModelSaver: expected a function (model, destination) => Promise<SaveResult>, received ${describeValue(save)}.`);
   }
   saver = save;
 }

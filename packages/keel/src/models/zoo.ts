@@ -13,7 +13,7 @@
  *   → BN → act → Dense(10, softmax): 468,778 parameters, 640 of them BN's moving statistics.
  * - `cnn-plain`: the same without BN, each convolution and the Dense with a bias and the activation.
  */
-import { ValueError } from '../core/errors.js';
+import { ValueError, describeValue } from '../core/errors.js';
 import * as layers from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import type { Initializer } from '../initializers/index.js';
@@ -63,7 +63,7 @@ export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): S
       for (const units of hiddenUnits) stack.push(layers.dense({ units, activation, kernelInitializer }));
       break;
     default:
-      throw new ValueError(`buildModel: unknown model '${name}'. Expected one of: ${MODEL_NAMES.join(', ')}.`);
+      throw new ValueError(`buildModel: unknown model ${describeValue(name)}. Expected one of: ${MODEL_NAMES.join(', ')}.`);
   }
   stack.push(layers.dense({ units: classes, activation: 'softmax', kernelInitializer }));
   return new Sequential({ layers: stack });

@@ -31,8 +31,11 @@ const ALIASES: Record<string, ActivationName> = { leaky_relu: 'leakyRelu', leaky
 /** Resolves an activation name (Keras snake_case aliases accepted), or throws naming the valid ones. */
 export function resolveActivation(name: string | undefined | null): ActivationName {
   if (name === undefined || name === null) return 'linear';
+  // A function or a config object passed by mistake is described, not called or printed.
+  if (typeof name !== 'string') return unknownName('activation', name, ACTIVATIONS);
   if ((ACTIVATIONS as readonly string[]).includes(name)) return name as ActivationName;
-  const alias = ALIASES[name.toLowerCase()];
+  const lower = name.toLowerCase();
+  const alias = Object.hasOwn(ALIASES, lower) ? ALIASES[lower] : undefined;
   if (alias) return alias;
   return unknownName('activation', name, ACTIVATIONS);
 }

@@ -13,7 +13,7 @@
  * - nadam({learningRate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7}): Adam with Nesterov momentum and
  *   Keras 3's momentum schedule μₜ = β1·(1 − 0.5·0.96^t) (Keras 2's legacy Nadam used 0.96^(0.004·t)).
  */
-import { ValueError, checkOptions, unknownName } from '../core/errors.js';
+import { ValueError, checkOptions, describeValue, unknownName } from '../core/errors.js';
 import type { FloatArray } from '../core/tensor.js';
 import type { Backend } from '../backend/backend.js';
 import { Optimizer, checkFraction, checkRate } from './optimizer.js';
@@ -135,9 +135,10 @@ const BY_NAME: Record<string, () => Optimizer> = { sgd, adam, rmsprop, nadam };
 export function getOptimizer(id: string | Optimizer): Optimizer {
   if (id instanceof Optimizer) return id;
   if (typeof id !== 'string') {
-    throw new ValueError(`compile: expected optimizer to be a name or an optimizer object, received ${String(id)}.`);
+    throw new ValueError(`compile: expected optimizer to be a name or an optimizer object, received ${describeValue(id)}.`);
   }
-  const factory = BY_NAME[id.toLowerCase()];
+  const key = id.toLowerCase();
+  const factory = Object.hasOwn(BY_NAME, key) ? BY_NAME[key] : undefined; // not 'constructor' from Object.prototype
   if (!factory) return unknownName('optimizer', id, Object.keys(BY_NAME));
   return factory();
 }

@@ -146,7 +146,7 @@ async function loadFromFolder(dir: string, modelFile: string, previous = false):
   try {
     size = (await fs.stat(modelPath)).size;
   } catch {
-    throw new ValueError(`loadLayersModel: no model file at '${modelPath}'. Expected the model.json written by model.save('file://DIR').`);
+    throw new ValueError(`loadLayersModel: no model file at '${modelPath.length > 300 ? `${modelPath.slice(0, 300)}…` : modelPath}'. Expected the model.json written by model.save('file://DIR').`);
   }
   if (size > MAX_MODEL_JSON_BYTES) {
     throw new ModelFormatError(`loadLayersModel: '${modelPath}' is ${size} bytes; a model.json holds at most ${MAX_MODEL_JSON_BYTES}.`);
