@@ -2,15 +2,24 @@
  * Optimizer base. An optimizer sees trainable parameters only (never BN's moving statistics), and
  * keeps its own state (momenta...) per parameter, created on first use.
  */
-import { ValueError } from '../core/errors.js';
-import type { FloatArray } from '../core/tensor.js';
+import { ValueError, describeValue } from '../core/errors.js';
+import type { FloatArray, Tensor } from '../core/tensor.js';
 import { backendFor, type Backend } from '../backend/backend.js';
-import type { LayerVariable } from '../layers/variable.js';
+
+/**
+ * What an optimizer needs of a weight it updates: the value it changes in place and the gradient
+ * accumulated for this step. Layers' weights (LayerVariable) have this shape; it is declared here
+ * because optimizers sit below layers and never import them.
+ */
+export interface OptimizedParameter {
+  readonly value: Tensor;
+  readonly grad: Tensor | null;
+}
 
 export abstract class Optimizer {
   /** Steps taken so far. */
   iterations = 0;
-  private readonly slots = new Map<LayerVariable, FloatArray[]>();
+  private readonly slots = new Map<OptimizedParameter, FloatArray[]>();
 
   constructor(public learningRate: number) {
     checkRate('learningRate', learningRate);
@@ -32,7 +41,7 @@ export abstract class Optimizer {
   protected beginStep(_step: number): void {}
 
   /** Applies one step to every parameter, using the gradients they hold. @internal */
-  applyGradients(parameters: LayerVariable[]): void {
+  applyGradients(parameters: readonly OptimizedParameter[]): void {
     this.iterations++;
     this.beginStep(this.iterations);
     for (const p of parameters) {
@@ -51,13 +60,13 @@ export abstract class Optimizer {
 
 export function checkRate(name: string, value: number): void {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new ValueError(`optimizer: expected ${name} > 0, received ${String(value)}.`);
+    throw new ValueError(`optimizer: expected ${name} > 0, received ${describeValue(value)}.`);
   }
 }
 
 export function checkFraction(name: string, value: number, inclusiveZero = true): void {
   const ok = typeof value === 'number' && (inclusiveZero ? value >= 0 : value > 0) && value < 1;
   if (!ok) {
-    throw new ValueError(`optimizer: expected ${name} in ${inclusiveZero ? '[0, 1)' : '(0, 1)'}, received ${String(value)}.`);
+    throw new ValueError(`optimizer: expected ${name} in ${inclusiveZero ? '[0, 1)' : '(0, 1)'}, received ${describeValue(value)}.`);
   }
 }
