@@ -10,14 +10,15 @@ import * as keel from 'keel';
 import { backend } from '../../packages/keel/src/backend/backend.js';
 import type { WasmHeap } from '../../packages/keel/src/backend/wasm/heap.js';
 import { createWasmBackend, wasmSupported } from '../../packages/keel/src/backend/wasm/index.js';
+import { withBackend } from '../helpers.js';
 
 const skip = !wasmSupported() && 'WebAssembly SIMD is not available here';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
+/** The heap of the active backend; call it inside `withBackend('wasm', ...)`. */
 function wasmHeap(): WasmHeap {
-  keel.setBackend('wasm');
   return (backend() as unknown as { heap: WasmHeap }).heap;
 }
 
@@ -29,7 +30,7 @@ async function collect(): Promise<void> {
   }
 }
 
-test('storage of dropped tensors is reclaimed and reused', { skip }, async () => {
+test('storage of dropped tensors is reclaimed and reused', { skip }, () => withBackend('wasm', async () => {
   const heap = wasmHeap();
   await collect();
   const baseline = heap.bytesInUse;
@@ -47,9 +48,9 @@ test('storage of dropped tensors is reclaimed and reused', { skip }, async () =>
     await collect();
   }
   assert.equal(heap.bytesReserved, reserved, 'the memory did not grow: blocks were reused');
-});
+}));
 
-test('release returns storage at once, and twice is harmless', { skip }, () => {
+test('release returns storage at once, and twice is harmless', { skip }, () => withBackend('wasm', () => {
   const heap = wasmHeap();
   const be = backend();
   const before = heap.bytesInUse;
@@ -59,9 +60,9 @@ test('release returns storage at once, and twice is harmless', { skip }, () => {
   be.release(a);
   be.release(new Float32Array(5000));
   assert.equal(heap.bytesInUse, before);
-});
+}));
 
-test('100,000 predict calls keep wasm memory flat', { skip }, async () => {
+test('100,000 predict calls keep wasm memory flat', { skip }, () => withBackend('wasm', async () => {
   const heap = wasmHeap();
   keel.setRandomSeed(3);
   const model = keel.zoo.buildModel('seed', { inputShape: [784] });
@@ -80,9 +81,9 @@ test('100,000 predict calls keep wasm memory flat', { skip }, async () => {
   await collect();
   const grown = process.memoryUsage().rss - rss;
   assert.ok(grown < 64 * 2 ** 20, `resident memory grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
-});
+}));
 
-test('a synchronous loop making a fresh input per predict stays bounded', { skip }, async () => {
+test('a synchronous loop making a fresh input per predict stays bounded', { skip }, () => withBackend('wasm', async () => {
   const heap = wasmHeap();
   keel.setRandomSeed(4);
   const model = keel.zoo.buildModel('seed', { inputShape: [784] });
@@ -95,7 +96,7 @@ test('a synchronous loop making a fresh input per predict stays bounded', { skip
   assert.ok(grown <= 16 * 2 ** 20 + 65536, `wasm storage grew by ${grown} bytes, beyond the 16 MiB of small arrays`);
   await collect();
   assert.ok(heap.bytesInUse <= inUse + 65536, `finalized inputs were not given back (${heap.bytesInUse - inUse} bytes)`);
-});
+}));
 
 test('past the cap, arrays come from the JavaScript heap and kernels still work', { skip }, () => {
   // A private backend with a tiny cap, so that the fallback path is taken.

@@ -7,38 +7,32 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as keel from 'keel';
 import { maxAbsDiff, randomInputs, randomizeBatchNorm, seedModel, type Variant } from '../io/helpers.js';
-import { backendsUnderTest } from '../helpers.js';
+import { testOnEveryBackend } from '../helpers.js';
 
-for (const [variant, backend] of (['seed', 'seed-before'] as Variant[]).flatMap((v) => backendsUnderTest().map((b) => [v, b] as const))) {
-  test(`folding the ${variant} model removes every BN, leaves 266,610 parameters and predicts the same within 1e-5 (${backend})`, () => {
-    const previous = keel.getBackend();
-    keel.setBackend(backend);
-    try {
-      const model = seedModel(variant);
-      randomizeBatchNorm(model, 7);
-      const before = model.getWeights().map((w) => w.dataSync());
-      const { model: folded, folded: report, notFolded } = keel.foldBatchNorm(model);
-      assert.equal(folded.layers.filter((l) => l instanceof keel.layers.BatchNormalization).length, 0);
-      assert.equal(folded.countParams(), 266_610);
-      assert.equal(report.length, 3);
-      assert.deepEqual(notFolded, []);
-      assert.deepEqual(
-        report.map((r) => r.direction),
-        variant === 'seed' ? ['intoNext', 'intoNext', 'intoNext'] : ['intoNext', 'intoPrevious', 'intoPrevious'],
-      );
-      const x = randomInputs(64, [28, 28], 8);
-      const expected = model.predict(x).dataSync();
-      const actual = folded.predict(x).dataSync();
-      assert.ok(maxAbsDiff(actual, expected) < 1e-5, `max |diff| ${maxAbsDiff(actual, expected)}`);
-      // One instance too.
-      const one = folded.predict(keel.tensor(x.dataSync().subarray(0, 784), [1, 28, 28])).dataSync();
-      assert.ok(maxAbsDiff(one, expected.subarray(0, 10)) < 1e-5);
-      // The original is untouched.
-      model.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
-      assert.equal(model.layers.length, variant === 'seed' ? 7 : 9);
-    } finally {
-      keel.setBackend(previous);
-    }
+for (const variant of ['seed', 'seed-before'] as Variant[]) {
+  testOnEveryBackend(`folding the ${variant} model removes every BN, leaves 266,610 parameters and predicts the same within 1e-5`, () => {
+    const model = seedModel(variant);
+    randomizeBatchNorm(model, 7);
+    const before = model.getWeights().map((w) => w.dataSync());
+    const { model: folded, folded: report, notFolded } = keel.foldBatchNorm(model);
+    assert.equal(folded.layers.filter((l) => l instanceof keel.layers.BatchNormalization).length, 0);
+    assert.equal(folded.countParams(), 266_610);
+    assert.equal(report.length, 3);
+    assert.deepEqual(notFolded, []);
+    assert.deepEqual(
+      report.map((r) => r.direction),
+      variant === 'seed' ? ['intoNext', 'intoNext', 'intoNext'] : ['intoNext', 'intoPrevious', 'intoPrevious'],
+    );
+    const x = randomInputs(64, [28, 28], 8);
+    const expected = model.predict(x).dataSync();
+    const actual = folded.predict(x).dataSync();
+    assert.ok(maxAbsDiff(actual, expected) < 1e-5, `max |diff| ${maxAbsDiff(actual, expected)}`);
+    // One instance too.
+    const one = folded.predict(keel.tensor(x.dataSync().subarray(0, 784), [1, 28, 28])).dataSync();
+    assert.ok(maxAbsDiff(one, expected.subarray(0, 10)) < 1e-5);
+    // The original is untouched.
+    model.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
+    assert.equal(model.layers.length, variant === 'seed' ? 7 : 9);
   });
 }
 

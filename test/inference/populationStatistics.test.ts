@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as keel from 'keel';
 import { Random } from '../../packages/keel/src/core/random.js';
 import { randomInputs, randomizeBatchNorm, seedModel } from '../io/helpers.js';
-import { backendsUnderTest } from '../helpers.js';
+import { testOnEveryBackend } from '../helpers.js';
 
 function smallModel(): keel.Sequential {
   const model = keel.sequential({ layers: [
@@ -46,28 +46,22 @@ function closeArrays(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-for (const backend of backendsUnderTest()) test(`each BN gets the exact mean and 1/N variance of its inputs, computed with the upstream BN already updated (${backend})`, async () => {
-  const previous = keel.getBackend();
-  keel.setBackend(backend);
-  try {
-    const model = smallModel();
-    const x = randomInputs(1000, [4], 11);
-    const stale = moments(inputsOf(model, 3, x)); // BN 2's inputs with BN 1's old statistics
-    const results = await keel.recomputeBatchNormStatistics(model, x, { batchSize: 64 });
-    assert.equal(results.length, 2);
-    for (const index of [1, 3]) {
-      const bn = model.layers[index] as keel.layers.BatchNormalization;
-      const expected = moments(inputsOf(model, index, x));
-      const [mean, variance] = [bn.movingMean.read().dataSync(), bn.movingVariance.read().dataSync()];
-      closeArrays(mean, expected.mean, 1e-6, `${bn.name} mean`);
-      closeArrays(variance, expected.variance, 1e-6, `${bn.name} variance`);
-    }
-    // The second BN's figures are not the ones seen through the first BN's stale statistics.
-    const second = (model.layers[3] as keel.layers.BatchNormalization).movingMean.read().dataSync();
-    assert.ok(Math.abs(second[0] - stale.mean[0]) > 1e-3);
-  } finally {
-    keel.setBackend(previous);
+testOnEveryBackend('each BN gets the exact mean and 1/N variance of its inputs, computed with the upstream BN already updated', async () => {
+  const model = smallModel();
+  const x = randomInputs(1000, [4], 11);
+  const stale = moments(inputsOf(model, 3, x)); // BN 2's inputs with BN 1's old statistics
+  const results = await keel.recomputeBatchNormStatistics(model, x, { batchSize: 64 });
+  assert.equal(results.length, 2);
+  for (const index of [1, 3]) {
+    const bn = model.layers[index] as keel.layers.BatchNormalization;
+    const expected = moments(inputsOf(model, index, x));
+    const [mean, variance] = [bn.movingMean.read().dataSync(), bn.movingVariance.read().dataSync()];
+    closeArrays(mean, expected.mean, 1e-6, `${bn.name} mean`);
+    closeArrays(variance, expected.variance, 1e-6, `${bn.name} variance`);
   }
+  // The second BN's figures are not the ones seen through the first BN's stale statistics.
+  const second = (model.layers[3] as keel.layers.BatchNormalization).movingMean.read().dataSync();
+  assert.ok(Math.abs(second[0] - stale.mean[0]) > 1e-3);
 });
 
 test('the result does not depend on the batch size (1, 7, all at once)', async () => {
