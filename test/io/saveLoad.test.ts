@@ -159,3 +159,10 @@ test('reads the layout of tensorflowjs_converter output for Keras 2 (model_confi
   assert.deepEqual(dense.getWeights()[1].dataSync(), values.subarray(24));
   assert.equal((dense.getConfig().kernel_initializer as { class_name: string }).class_name, 'GlorotUniform');
 });
+
+test('saving under a folder that cannot be made ends with a clear error instead of hanging (Node 20 spins on /proc)', { timeout: 20_000 }, async () => {
+  const model = keel.sequential({ layers: [keel.layers.dense({ units: 2, inputShape: [3] })] });
+  await assert.rejects(model.save('file:///proc/keel-cannot-exist/model'), {
+    name: 'ValueError', message: /save: cannot create the folder '\/proc\/keel-cannot-exist' \(ENOENT\); choose a destination you can write to\./,
+  });
+});

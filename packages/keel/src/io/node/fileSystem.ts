@@ -48,8 +48,29 @@ export function fileSystemHandler(url: string): IOHandler {
   };
 }
 
+/**
+ * Creates `dir` and its missing parents, one level at a time, in a loop bounded by the path's
+ * depth. Not `fs.mkdir(dir, {recursive: true})`: on Node 20 that never settles for a path under
+ * /proc (it spins at 100% CPU), and a save must end, with an error if it cannot be done.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let path = nodePath.resolve(dir); ; path = nodePath.dirname(path)) {
+    const stat = await fs.stat(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    if (stat?.isDirectory()) break;
+    if (stat) throw new ValueError(`save: '${path}' is a file, not a folder; choose another destination for the model.`);
+    missing.push(path);
+    if (nodePath.dirname(path) === path) break;
+  }
+  for (const folder of missing.reverse()) {
+    await fs.mkdir(folder).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw new ValueError(`save: cannot create the folder '${folder}' (${e.code ?? e.message}); choose a destination you can write to.`);
+    });
+  }
+}
+
 async function saveToFolder(dir: string, modelFile: string, artifacts: ModelArtifacts): Promise<SaveResult> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeFolders(dir);
   const weights = weightBytes(artifacts.weightData);
   const json = artifactsToModelJSON(artifacts, WEIGHTS_FILE) as unknown as Record<string, unknown>;
   json.keel = { weightsCrc32: crc32(weights), weightsBytes: weights.byteLength } satisfies KeelStamp;
