@@ -63,3 +63,23 @@ test('fit on images of the wrong shape leaves the CNN as it was', async () => {
   await assert.rejects(model.fit(keel.zeros([4, 6, 6, 3]), keel.zeros([4]), { epochs: 1, verbose: 0 }), /expected .*\[null,6,6,1\].*received .*\[4,6,6,3\]/);
   model.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
 });
+
+test('a huge value where an option goes is described, never printed whole', () => {
+  const images = Array.from({ length: 2000 }, () => Array.from({ length: 28 }, () => Array(28).fill(0.5)));
+  const attempts: [string, () => unknown][] = [
+    ['filters', () => keel.layers.conv2d({ filters: images as never, kernelSize: 3 })],
+    ['kernelSize', () => keel.layers.conv2d({ filters: 2, kernelSize: images as never })],
+    ['depthMultiplier', () => keel.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: images as never })],
+    ['targetShape', () => keel.layers.reshape({ targetShape: images as never })],
+    ['padding', () => keel.layers.maxPooling2d({ padding: images as never })],
+    ['backend', () => keel.setBackend(images as never)],
+  ];
+  for (const [what, attempt] of attempts) {
+    assert.throws(attempt, (e: Error) => {
+      assert.ok(e instanceof keel.KeelError, `${what}: ${e.name}`);
+      assert.ok(e.message.length < 400, `${what}: a message of ${e.message.length} characters`);
+      assert.match(e.message, /nested array of shape \[2000,28,28\]/, what);
+      return true;
+    });
+  }
+});

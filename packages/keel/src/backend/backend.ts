@@ -1,6 +1,7 @@
 import type { DType, FloatArray } from '../core/tensor.js';
 import { ValueError } from '../core/errors.js';
 import type { Conv2DGeometry } from './convGeometry.js';
+import { describeValue } from '../core/format.js';
 
 /** Element-wise activation kernels every backend implements. */
 export type UnaryKind = 'linear' | 'relu' | 'elu' | 'selu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'swish';
@@ -180,7 +181,7 @@ function instance(name: string): Backend {
     const factory = registry.get(name);
     if (!factory) {
       throw new ValueError(
-        `setBackend: unknown backend '${name}'. Registered backends: ${[...registry.keys()].join(', ')}.`,
+        `setBackend: unknown backend ${typeof name === 'string' ? `'${name.slice(0, 60)}'` : describeValue(name)}. Registered backends: ${[...registry.keys()].join(', ')}.`,
       );
     }
     b = factory();

@@ -17,7 +17,7 @@ import { activate, activateGrad, resolveActivation, type ActivationName } from '
 import { conv2dBackward, conv2dForward, im2colShape, isPointwise } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, checkImageShape, describeOption, pairOf, paddingOf } from './convArgs.js';
 
 export interface Conv2DLayerArgs extends LayerArgs {
   /** Number of output channels. */
@@ -56,7 +56,7 @@ export class Conv2D extends Layer {
   readonly biasInitializer;
   kernel!: LayerVariable;
   bias: LayerVariable | null = null;
-  private lastCols: Tensor | null = null;
+  private lastInput: Tensor | null = null;
   private lastPre: Tensor | null = null;
   private lastOutput: Tensor | null = null;
   private lastGeometry: Conv2DGeometry | null = null;
@@ -68,7 +68,7 @@ export class Conv2D extends Layer {
       kernelInitializer = 'glorotUniform', biasInitializer = 'zeros',
     } = args;
     if (!Number.isInteger(filters) || filters <= 0) {
-      throw new ValueError(`Conv2D: expected filters to be a positive integer, received ${String(filters)}. Example: conv2d({filters: 32, kernelSize: 3}).`);
+      throw new ValueError(`Conv2D: expected filters to be a positive integer, received ${describeOption(filters)}. Example: conv2d({filters: 32, kernelSize: 3}).`);
     }
     this.filters = filters;
     this.kernelSize = pairOf('Conv2D', 'kernelSize', kernelSize);
@@ -132,7 +132,7 @@ export class Conv2D extends Layer {
       conv2dForward(x, this.kernel.value, bias, pre, cols, g, { kind: this.activation, out: y });
     }
     if (training) {
-      this.lastCols = cols ?? x;
+      this.lastInput = x;
       this.lastPre = pre;
       this.lastOutput = y;
       this.lastGeometry = g;
@@ -148,13 +148,11 @@ export class Conv2D extends Layer {
       activateGrad(this.activation, this.lastPre!, this.lastOutput!, dy, dPre);
     }
     const dx = needInputGrad ? this.buffer('dx', [g.batch, g.inHeight, g.inWidth, g.inChannels], dy.dtype) : null;
-    // dL/dcols overwrites cols itself: conv2dBackward reads cols for dK before it writes dcols, and
-    // nothing reads cols after that (a pointwise layer's cols is x, which needs no dcols).
-    const dCols = needInputGrad && !isPointwise(g) ? this.lastCols : null;
+    const cols = isPointwise(g) ? null : this.buffer('cols', im2colShape(g), dy.dtype);
     // Gradients accumulate; the model zeroes them before each step. A frozen layer skips its own.
     const frozen = !this.trainable;
-    conv2dBackward(this.lastCols!, this.kernel.value, dPre, g,
-      frozen ? null : this.kernel.grad, frozen ? null : this.bias?.grad ?? null, dx, dCols);
+    conv2dBackward(this.lastInput!, this.kernel.value, dPre, g, cols,
+      frozen ? null : this.kernel.grad, frozen ? null : this.bias?.grad ?? null, dx);
     return dx;
   }
 }

@@ -1,5 +1,6 @@
 /** Reading the window options of the convolution and pooling layers, as Keras reads them. */
 import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { describeValue } from '../core/format.js';
 import type { Padding } from '../backend/convGeometry.js';
 
 /** A pair of positive integers from a number or a pair (kernelSize, strides, poolSize, dilationRate). */
@@ -33,11 +34,12 @@ export function checkDataFormat(where: string, value: unknown): void {
   );
 }
 
+/** A short rendering of an option's value: small numbers and short pairs as written, the rest described. */
 export function describeOption(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.slice(0, 4).map((e) => (typeof e === 'string' ? `'${e.slice(0, 20)}'` : String(e))).join(', ')}${v.length > 4 ? ', ...' : ''}]`;
-  if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return String(v);
+  if (Array.isArray(v) && v.length <= 4 && v.every((e) => typeof e === 'number')) return `[${v.join(', ')}]`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
+  if (typeof v === 'string') return `'${v.slice(0, 40)}'${v.length > 40 ? '...' : ''}`;
+  return describeValue(v);
 }
 
 /**

@@ -14,7 +14,7 @@ import { activate, activateGrad, resolveActivation, type ActivationName } from '
 import { depthwiseConv2dBackward, depthwiseConv2dForward } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, checkImageShape, describeOption, pairOf, paddingOf } from './convArgs.js';
 
 export interface DepthwiseConv2DLayerArgs extends LayerArgs {
   /** Window height and width: a number for a square window. */
@@ -60,7 +60,7 @@ export class DepthwiseConv2D extends Layer {
     } = args;
     this.kernelSize = pairOf('DepthwiseConv2D', 'kernelSize', kernelSize);
     if (!Number.isInteger(depthMultiplier) || depthMultiplier <= 0) {
-      throw new ValueError(`DepthwiseConv2D: expected depthMultiplier to be a positive integer, received ${String(depthMultiplier)}.`);
+      throw new ValueError(`DepthwiseConv2D: expected depthMultiplier to be a positive integer, received ${describeOption(depthMultiplier)}.`);
     }
     this.depthMultiplier = depthMultiplier;
     this.strides = pairOf('DepthwiseConv2D', 'strides', strides);

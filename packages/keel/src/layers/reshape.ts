@@ -8,6 +8,7 @@
 import type { Tensor } from '../core/tensor.js';
 import { sizeOf } from '../core/tensor.js';
 import { ShapeError, ValueError, formatShape } from '../core/errors.js';
+import { describeValue } from '../core/format.js';
 import { Layer, type LayerArgs } from './layer.js';
 
 export interface ReshapeLayerArgs extends LayerArgs {
@@ -27,7 +28,7 @@ export class Reshape extends Layer {
     if (!ok) {
       throw new ValueError(
         `Reshape: expected targetShape to be an array of positive integers with at most one -1, received ` +
-          `${Array.isArray(targetShape) ? JSON.stringify(targetShape.slice(0, 8)) : String(targetShape)}. Example: reshape({targetShape: [28, 28, 1]}).`,
+          `${describeValue(targetShape)}. Example: reshape({targetShape: [28, 28, 1]}).`,
       );
     }
     this.targetShape = [...targetShape];
