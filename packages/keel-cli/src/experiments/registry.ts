@@ -8,9 +8,10 @@ import { regularization } from './definitions/regularization.js';
 import { inputStandardization } from './definitions/inputStandardization.js';
 import { paperFigure1 } from './definitions/paperFigure1.js';
 import { runtimePenalty } from './definitions/runtimePenalty.js';
+import { cnn } from './definitions/cnn.js';
 
 export const EXPERIMENTS: readonly Experiment[] = [
-  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty,
+  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty, cnn,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);
