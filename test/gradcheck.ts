@@ -27,12 +27,14 @@ export function assertGradClose(analytic: number, numeric: number, what: string)
 
 /**
  * Checks dL/dx and dL/dw of a layer in training mode, with L = Σ r ⊙ layer(x) for a fixed random r,
- * so that every output contributes a different weight to the loss. `samples` values of x and of
- * each weight are checked, spread evenly.
+ * so that every output contributes a different weight to the loss; x is standard normal plus
+ * `inputOffset`. `samples` values of x and of each weight are checked, spread evenly. Returns the
+ * analytic gradients (dL/dx, then each trainable weight's).
  */
-export function checkLayerGradients(layer: Layer, inputShape: number[], what: string, seed = 1, samples = 25): void {
+export function checkLayerGradients(layer: Layer, inputShape: number[], what: string, seed = 1, inputOffset = 0, samples = 25): Float64Array[] {
   const random = new Random(seed);
   const x = randomTensor(inputShape, random);
+  for (let i = 0; i < x.size; i++) x.values[i] += inputOffset;
   layer.build(inputShape.slice(1));
   const y0 = layer.forward(x, true);
   const r = randomTensor([...y0.shape], random);
@@ -60,9 +62,11 @@ export function checkLayerGradients(layer: Layer, inputShape: number[], what: st
   for (let i = 0; i < x.size; i += Math.max(1, Math.floor(x.size / samples))) {
     assertGradClose(dxCopy[i], numeric(x.values, i), `${what} dL/dx[${i}]`);
   }
+  const weightGrads = layer.trainableWeights.map((w) => Float64Array.from(w.grad!.values));
   for (const w of layer.trainableWeights) {
     for (let i = 0; i < w.value.size; i += Math.max(1, Math.floor(w.value.size / samples))) {
       assertGradClose(w.grad!.values[i], numeric(w.value.values, i), `${what} dL/d${w.shortName}[${i}]`);
     }
   }
+  return [dxCopy, ...weightGrads];
 }

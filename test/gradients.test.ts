@@ -10,68 +10,12 @@ import { Random } from '../packages/keel/src/core/random.js';
 import { empty } from '../packages/keel/src/ops/tensor.js';
 import { getLoss, LOSSES } from '../packages/keel/src/losses/index.js';
 import { activate } from '../packages/keel/src/ops/activations.js';
-import type { Layer } from '../packages/keel/src/layers/layer.js';
-import type { Tensor } from '../packages/keel/src/core/tensor.js';
+import { assertGradClose, checkLayerGradients, randomTensor } from './gradcheck.js';
 
 const H = 1e-6;
-const TOL = 1e-6;
 
-function randomTensor(shape: number[], random: Random, scale = 1): Tensor {
-  const t = empty(shape, 'float64');
-  for (let i = 0; i < t.size; i++) t.values[i] = random.normal() * scale;
-  return t;
-}
-
-/** Relative error as gradcheck measures it: |a − n| / max(1e-3, |a|, |n|). */
-function assertClose(analytic: number, numeric: number, what: string): void {
-  const err = Math.abs(analytic - numeric) / Math.max(1e-3, Math.abs(analytic), Math.abs(numeric));
-  assert.ok(err < TOL, `${what}: analytic ${analytic} vs numeric ${numeric} (relative error ${err.toExponential(2)})`);
-}
-
-/**
- * Checks dL/dx and dL/dw of a layer in training mode, with L = Σ r ⊙ layer(x) for a fixed random r,
- * so that every output contributes a different weight to the loss; x is standard normal plus
- * `inputOffset`. Returns the analytic gradients.
- */
-function checkLayer(layer: Layer, inputShape: number[], what: string, seed = 1, inputOffset = 0): Float64Array[] {
-  const random = new Random(seed);
-  const x = randomTensor(inputShape, random);
-  for (let i = 0; i < x.size; i++) x.values[i] += inputOffset;
-  layer.build(inputShape.slice(1));
-  const y0 = layer.forward(x, true);
-  const r = randomTensor([...y0.shape], random);
-  const loss = () => {
-    const y = layer.forward(x, true);
-    let s = 0;
-    for (let i = 0; i < y.size; i++) s += r.values[i] * y.values[i];
-    layer.discardState();
-    return s;
-  };
-  layer.forward(x, true);
-  for (const w of layer.trainableWeights) w.grad!.values.fill(0);
-  const dx = layer.backward(r, true)!;
-  const dxCopy = Float64Array.from(dx.values);
-  layer.discardState();
-  const numeric = (arr: Float64Array | Float32Array, i: number) => {
-    const keep = arr[i];
-    arr[i] = keep + H;
-    const up = loss();
-    arr[i] = keep - H;
-    const down = loss();
-    arr[i] = keep;
-    return (up - down) / (2 * H);
-  };
-  for (let i = 0; i < x.size; i += Math.max(1, Math.floor(x.size / 25))) {
-    assertClose(dxCopy[i], numeric(x.values, i), `${what} dL/dx[${i}]`);
-  }
-  const weightGrads = layer.trainableWeights.map((w) => Float64Array.from(w.grad!.values));
-  for (const w of layer.trainableWeights) {
-    for (let i = 0; i < w.value.size; i += Math.max(1, Math.floor(w.value.size / 25))) {
-      assertClose(w.grad!.values[i], numeric(w.value.values, i), `${what} dL/d${w.shortName}[${i}]`);
-    }
-  }
-  return [dxCopy, ...weightGrads];
-}
+const checkLayer = checkLayerGradients;
+const assertClose = assertGradClose;
 
 for (const activation of keel.ACTIVATIONS) {
   test(`gradient: Dense with ${activation}`, () => {

@@ -47,3 +47,18 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   return worst;
 }
+
+/**
+ * Largest |a − b| relative to the largest |b| of the array (1e-4 means 4 significant digits),
+ * that scale taken as at least `floor` (a weight whose exact gradient is 0, such as the bias of a
+ * layer followed by BN, is left at rounding noise by both implementations).
+ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12): number {
+  let diff = 0;
+  let scale = floor;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}

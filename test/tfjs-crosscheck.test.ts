@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as keel from 'keel';
 import { Random } from '../packages/keel/src/core/random.js';
-import { testOnEveryBackend } from './helpers.js';
+import { testOnEveryBackend, relErr } from './helpers.js';
 
 await tf.setBackend('cpu');
 
@@ -45,16 +45,6 @@ function tfModel(variant: Variant, inputShape: number[]): tf.Sequential {
   ] });
 }
 
-/** Largest |a − b| relative to the largest |b| of the array (1e-4 means 4 significant digits). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 function data(random: Random, n: number): { x: Float32Array; y: Int32Array } {
   const x = new Float32Array(n * 28 * 28);

@@ -10,7 +10,7 @@ import { Conv2D } from '../../packages/keel/src/layers/conv2d.js';
 import { DepthwiseConv2D } from '../../packages/keel/src/layers/depthwiseConv2d.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../packages/keel/src/layers/pooling.js';
 import type { Layer } from '../../packages/keel/src/layers/layer.js';
-import { testOnEveryBackend } from '../helpers.js';
+import { relErr, testOnEveryBackend } from '../helpers.js';
 
 await tf.setBackend('cpu');
 
@@ -18,16 +18,6 @@ function randomArray(n: number, random: Random): Float32Array {
   return Float32Array.from({ length: n }, () => random.normal());
 }
 
-/** Largest |a − b| relative to the largest |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /** Builds both layers, gives TF.js Keel's weights, and compares the outputs on the same input. */
 function compare(keelLayer: Layer, tfLayer: tf.layers.Layer, inputShape: number[], seed: number, what: string): void {

@@ -11,13 +11,13 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { ValueError } from '../core/errors.js';
-import { convGeometry, type Conv2DGeometry, type Padding } from '../backend/convGeometry.js';
+import type { Conv2DGeometry, Padding } from '../backend/convGeometry.js';
 import { getInitializer, type InitializerIdentifier } from '../initializers/index.js';
 import { activate, activateGrad, resolveActivation, type ActivationName } from '../ops/activations.js';
 import { conv2dBackward, conv2dForward, im2colShape, isPointwise } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, checkImageShape, describeOption, pairOf, paddingOf } from './convArgs.js';
+import { convWindow, describeOption, windowGeometry } from './convArgs.js';
 
 export interface Conv2DLayerArgs extends LayerArgs {
   /** Number of output channels. */
@@ -64,24 +64,15 @@ export class Conv2D extends Layer {
   constructor(args: Conv2DLayerArgs) {
     super(args ?? ({} as Conv2DLayerArgs), 'Conv2D', KEYS);
     const {
-      filters, kernelSize, strides = 1, padding, dataFormat, dilationRate = 1, activation, useBias = true,
+      filters, kernelSize, strides, padding, dataFormat, dilationRate, activation, useBias = true,
       kernelInitializer = 'glorotUniform', biasInitializer = 'zeros',
     } = args;
     if (!Number.isInteger(filters) || filters <= 0) {
       throw new ValueError(`Conv2D: expected filters to be a positive integer, received ${describeOption(filters)}. Example: conv2d({filters: 32, kernelSize: 3}).`);
     }
     this.filters = filters;
-    this.kernelSize = pairOf('Conv2D', 'kernelSize', kernelSize);
-    this.strides = pairOf('Conv2D', 'strides', strides);
-    this.padding = paddingOf('Conv2D', padding);
-    this.dilationRate = pairOf('Conv2D', 'dilationRate', dilationRate);
-    checkDataFormat('Conv2D', dataFormat);
-    if (this.dilationRate.some((d) => d > 1) && this.strides.some((s) => s > 1)) {
-      throw new ValueError(
-        `Conv2D: dilationRate ${JSON.stringify(this.dilationRate)} cannot be combined with strides ${JSON.stringify(this.strides)} ` +
-          `(as in Keras); use strides 1 with a dilation, or dilation 1 with strides.`,
-      );
-    }
+    ({ kernelSize: this.kernelSize, strides: this.strides, padding: this.padding, dilationRate: this.dilationRate } =
+      convWindow('Conv2D', { kernelSize, strides, padding, dilationRate, dataFormat }));
     this.activation = resolveActivation(activation);
     this.useBias = useBias;
     this.kernelInitializer = getInitializer(kernelInitializer);
@@ -94,10 +85,7 @@ export class Conv2D extends Layer {
 
   /** The window geometry for a batch of `batch` images of the built (or given) shape. */
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
-    checkImageShape(this.name, inputShape);
-    return convGeometry(this.name, [batch, ...inputShape], {
-      filterSize: this.kernelSize, strides: this.strides, dilations: this.dilationRate, padding: this.padding,
-    });
+    return windowGeometry(this.name, this, batch, inputShape);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

@@ -1,7 +1,7 @@
 /** Reading the window options of the convolution and pooling layers, as Keras reads them. */
 import { ShapeError, ValueError, formatShape } from '../core/errors.js';
 import { describeValue } from '../core/format.js';
-import type { Padding } from '../backend/convGeometry.js';
+import { convGeometry, type Conv2DGeometry, type Padding } from '../backend/convGeometry.js';
 
 /** A pair of positive integers from a number or a pair (kernelSize, strides, poolSize, dilationRate). */
 export function pairOf(where: string, name: string, value: unknown): [number, number] {
@@ -64,4 +64,41 @@ export function checkImageShape(where: string, inputShape: readonly number[]): v
         `channels-first ([channels, height, width]). Transpose the images to [${w}, ${c}, ${h}] (NHWC).`,
     );
   }
+}
+
+/** The window options of a convolution, read and checked once. */
+export interface ConvWindow {
+  kernelSize: [number, number];
+  strides: [number, number];
+  padding: Padding;
+  dilationRate: [number, number];
+}
+
+/** Reads kernelSize, strides (1), padding ('valid'), dilationRate (1) and dataFormat as Keras does. */
+export function convWindow(
+  where: string,
+  args: { kernelSize: unknown; strides?: unknown; padding?: unknown; dilationRate?: unknown; dataFormat?: unknown },
+): ConvWindow {
+  const window: ConvWindow = {
+    kernelSize: pairOf(where, 'kernelSize', args.kernelSize),
+    strides: pairOf(where, 'strides', args.strides ?? 1),
+    padding: paddingOf(where, args.padding),
+    dilationRate: pairOf(where, 'dilationRate', args.dilationRate ?? 1),
+  };
+  checkDataFormat(where, args.dataFormat);
+  if (window.dilationRate.some((d) => d > 1) && window.strides.some((s) => s > 1)) {
+    throw new ValueError(
+      `${where}: dilationRate [${window.dilationRate.join(', ')}] cannot be combined with strides [${window.strides.join(', ')}] ` +
+        `(as in Keras); use strides 1 with a dilation, or dilation 1 with strides.`,
+    );
+  }
+  return window;
+}
+
+/** The geometry of `window` over a batch of `batch` images of shape `inputShape` (checked first). */
+export function windowGeometry(layerName: string, window: ConvWindow, batch: number, inputShape: readonly number[]): Conv2DGeometry {
+  checkImageShape(layerName, inputShape);
+  return convGeometry(layerName, [batch, ...inputShape], {
+    filterSize: window.kernelSize, strides: window.strides, dilations: window.dilationRate, padding: window.padding,
+  });
 }

@@ -8,13 +8,13 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { ValueError } from '../core/errors.js';
-import { convGeometry, type Conv2DGeometry, type Padding } from '../backend/convGeometry.js';
+import type { Conv2DGeometry, Padding } from '../backend/convGeometry.js';
 import { getInitializer, type InitializerIdentifier } from '../initializers/index.js';
 import { activate, activateGrad, resolveActivation, type ActivationName } from '../ops/activations.js';
 import { depthwiseConv2dBackward, depthwiseConv2dForward } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
 import type { LayerVariable } from './variable.js';
-import { checkDataFormat, checkImageShape, describeOption, pairOf, paddingOf } from './convArgs.js';
+import { convWindow, describeOption, windowGeometry } from './convArgs.js';
 
 export interface DepthwiseConv2DLayerArgs extends LayerArgs {
   /** Window height and width: a number for a square window. */
@@ -55,24 +55,15 @@ export class DepthwiseConv2D extends Layer {
   constructor(args: DepthwiseConv2DLayerArgs) {
     super(args ?? ({} as DepthwiseConv2DLayerArgs), 'DepthwiseConv2D', KEYS);
     const {
-      kernelSize, depthMultiplier = 1, strides = 1, padding, dataFormat, dilationRate = 1, activation,
+      kernelSize, depthMultiplier = 1, strides, padding, dataFormat, dilationRate, activation,
       useBias = true, depthwiseInitializer = 'glorotUniform', biasInitializer = 'zeros',
     } = args;
-    this.kernelSize = pairOf('DepthwiseConv2D', 'kernelSize', kernelSize);
     if (!Number.isInteger(depthMultiplier) || depthMultiplier <= 0) {
       throw new ValueError(`DepthwiseConv2D: expected depthMultiplier to be a positive integer, received ${describeOption(depthMultiplier)}.`);
     }
     this.depthMultiplier = depthMultiplier;
-    this.strides = pairOf('DepthwiseConv2D', 'strides', strides);
-    this.padding = paddingOf('DepthwiseConv2D', padding);
-    this.dilationRate = pairOf('DepthwiseConv2D', 'dilationRate', dilationRate);
-    checkDataFormat('DepthwiseConv2D', dataFormat);
-    if (this.dilationRate.some((d) => d > 1) && this.strides.some((s) => s > 1)) {
-      throw new ValueError(
-        `DepthwiseConv2D: dilationRate ${JSON.stringify(this.dilationRate)} cannot be combined with strides ${JSON.stringify(this.strides)} ` +
-          `(as in Keras); use strides 1 with a dilation, or dilation 1 with strides.`,
-      );
-    }
+    ({ kernelSize: this.kernelSize, strides: this.strides, padding: this.padding, dilationRate: this.dilationRate } =
+      convWindow('DepthwiseConv2D', { kernelSize, strides, padding, dilationRate, dataFormat }));
     this.activation = resolveActivation(activation);
     this.useBias = useBias;
     this.depthwiseInitializer = getInitializer(depthwiseInitializer);
@@ -84,10 +75,7 @@ export class DepthwiseConv2D extends Layer {
   }
 
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
-    checkImageShape(this.name, inputShape);
-    return convGeometry(this.name, [batch, ...inputShape], {
-      filterSize: this.kernelSize, strides: this.strides, dilations: this.dilationRate, padding: this.padding,
-    });
+    return windowGeometry(this.name, this, batch, inputShape);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {

@@ -8,11 +8,10 @@
  * counts the zeros unless `count_include_pad=False`).
  */
 import type { Tensor } from '../core/tensor.js';
-import { ShapeError, formatShape } from '../core/errors.js';
-import { convGeometry, type Conv2DGeometry, type Padding } from '../backend/convGeometry.js';
+import type { Conv2DGeometry, Padding } from '../backend/convGeometry.js';
 import { pool2dBackward, pool2dForward } from '../ops/conv.js';
 import { Layer, type LayerArgs } from './layer.js';
-import { checkDataFormat, checkImageShape, pairOf, paddingOf } from './convArgs.js';
+import { checkDataFormat, pairOf, paddingOf, windowGeometry } from './convArgs.js';
 
 export interface Pooling2DLayerArgs extends LayerArgs {
   /** Window height and width (default [2, 2]). */
@@ -44,8 +43,8 @@ abstract class Pooling2D extends Layer {
   }
 
   geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
-    checkImageShape(this.name, inputShape);
-    return convGeometry(this.name, [batch, ...inputShape], { filterSize: this.poolSize, strides: this.strides, padding: this.padding });
+    const window = { kernelSize: this.poolSize, strides: this.strides, padding: this.padding, dilationRate: [1, 1] as [number, number] };
+    return windowGeometry(this.name, window, batch, inputShape);
   }
 
   computeOutputShape(inputShape: readonly number[]): number[] {
@@ -113,14 +112,10 @@ abstract class GlobalPooling2D extends Pooling2D {
   }
 
   override geometry(batch: number, inputShape: readonly number[] = this.inputShapeBuilt): Conv2DGeometry {
-    if (inputShape.length !== 3) {
-      throw new ShapeError(
-        `${this.name}: expected input of rank 4, [batch, height, width, channels], received shape ${formatShape([null as unknown as number, ...inputShape])}.`,
-      );
-    }
-    const [h, w] = inputShape;
-    return convGeometry(this.name, [batch, ...inputShape], { filterSize: [h, w], strides: [h, w], padding: 'valid' });
+    const [h, w] = inputShape; // windowGeometry checks the shape before it uses them
+    return windowGeometry(this.name, { kernelSize: [h, w], strides: [h, w], padding: 'valid', dilationRate: [1, 1] }, batch, inputShape);
   }
+
 
   override computeOutputShape(inputShape: readonly number[]): number[] {
     this.geometry(1, inputShape);

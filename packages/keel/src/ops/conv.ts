@@ -17,7 +17,7 @@
 import type { Tensor } from '../core/tensor.js';
 import { backendFor, type UnaryKind } from '../backend/backend.js';
 import type { Conv2DGeometry } from '../backend/convGeometry.js';
-import { LEAKY_RELU_SLOPE } from './activations.js';
+import { addBiasActivation } from './matmul.js';
 
 /** Whether conv2d can use x itself as its im2col matrix (1×1 window, stride 1, no padding). */
 export function isPointwise(g: Conv2DGeometry): boolean {
@@ -78,13 +78,7 @@ export function conv2dForward(
         images * positions, filters, depth, false, false, false);
     });
   }
-  if (bias && activation) {
-    be.addBiasActivation(y.values, bias.values, activation.out.values, rows, filters, activation.kind, LEAKY_RELU_SLOPE);
-  } else if (bias) {
-    be.addBias(y.values, bias.values, rows, filters);
-  } else if (activation) {
-    be.unary(activation.kind, y.values, activation.out.values, y.size, LEAKY_RELU_SLOPE);
-  }
+  addBiasActivation(y, bias, rows, filters, activation);
 }
 
 /**

@@ -47,12 +47,22 @@ export function denseForward(
 ): void {
   const [inputs, units] = kernel.shape;
   const rows = x.size / inputs;
-  const be = backendFor(x.dtype);
-  be.gemm(x.values, kernel.values, y.values, rows, units, inputs, false, false, false);
+  backendFor(x.dtype).gemm(x.values, kernel.values, y.values, rows, units, inputs, false, false, false);
+  addBiasActivation(y, bias, rows, units, activation);
+}
+
+/**
+ * y += b per column of the rows×cols matrix y, then activation.out = activation(y) in the same pass
+ * (y keeps the pre-activation). What Dense and Conv2D do after their GEMM.
+ */
+export function addBiasActivation(
+  y: Tensor, bias: Tensor | null, rows: number, cols: number, activation?: { kind: UnaryKind; out: Tensor },
+): void {
+  const be = backendFor(y.dtype);
   if (bias && activation) {
-    be.addBiasActivation(y.values, bias.values, activation.out.values, rows, units, activation.kind, LEAKY_RELU_SLOPE);
+    be.addBiasActivation(y.values, bias.values, activation.out.values, rows, cols, activation.kind, LEAKY_RELU_SLOPE);
   } else if (bias) {
-    be.addBias(y.values, bias.values, rows, units);
+    be.addBias(y.values, bias.values, rows, cols);
   } else if (activation) {
     be.unary(activation.kind, y.values, activation.out.values, y.size, LEAKY_RELU_SLOPE);
   }
