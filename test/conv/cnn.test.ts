@@ -115,3 +115,39 @@ testOnEveryBackend('one SGD step of a small CNN with BN equals TF.js: loss, ever
   const q = tfModel.predict(tf.tensor(probe, [2, 6, 6, 2])) as tf.Tensor;
   assert.ok(relErr(p.dataSync(), q.dataSync(), 1e-3) < 1e-4, 'inference after the step');
 });
+
+/** Bytes held by typed arrays, wasm memories and the JS heap after a full garbage collection. */
+async function retainedBytes(): Promise<number> {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.arrayBuffers + m.heapUsed;
+}
+
+testOnEveryBackend('memory stays flat over a long fit of a CNN with BN', async () => {
+  keel.setRandomSeed(8);
+  const model = keel.sequential({ layers: [
+    keel.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, inputShape: [8, 8, 1] }),
+    keel.layers.batchNormalization(),
+    keel.layers.activation({ activation: 'relu' }),
+    keel.layers.maxPooling2d(),
+    keel.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }),
+    keel.layers.globalAveragePooling2d(),
+    keel.layers.dense({ units: 3, activation: 'softmax' }),
+  ] });
+  model.compile({ optimizer: keel.optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
+  const random = new Random(2);
+  const n = 90; // batches of 16 and a last one of 10
+  const x = keel.tensor(randomArray(n * 64, random), [n, 8, 8, 1]);
+  const y = keel.tensor(Float32Array.from({ length: n }, (_, i) => i % 3), [n]);
+  await model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, validationData: [x, y] });
+  const before = await retainedBytes();
+  await model.fit(x, y, { epochs: 40, batchSize: 16, verbose: 0, validationData: [x, y] });
+  const after = await retainedBytes();
+  // 40 epochs allocate about 25 MB of activations, windows and gradients if buffers were not reused.
+  assert.ok(after - before < 1_500_000, `retained memory grew by ${after - before} bytes`);
+});
