@@ -45,7 +45,7 @@ test('train --recompute-bn-stats, then fold, evaluate and predict the saved mode
 
   const fold = runKeel('fold', join(saved, 'model.json'), folded);
   assert.equal(fold.code, 0, fold.stderr);
-  assert.match(fold.stdout, /folded batch_normalization into dense \(the next Dense\)/);
+  assert.match(fold.stdout, /folded batch_normalization into dense \(the next layer\)/);
   assert.match(fold.stdout, /271,346 parameters → 266,610; 7 layers → 4/);
   assert.ok(existsSync(join(folded, 'model.json')) && existsSync(join(folded, 'weights.bin')));
 

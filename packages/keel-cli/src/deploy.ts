@@ -40,7 +40,7 @@ export function warnIfCacheNotWritten(info: datasets.DatasetInfo): void {
 export async function fold(input: string, output: string): Promise<void> {
   const model = await keel.loadLayersModel(modelUrl(input));
   const { model: folded, folded: done, notFolded } = keel.foldBatchNorm(model);
-  for (const f of done) log(`folded ${f.layer} into ${f.into} (${f.direction === 'intoNext' ? 'the next Dense' : 'the previous Dense'})`);
+  for (const f of done) log(`folded ${f.layer} into ${f.into} (${f.direction === 'intoNext' ? 'the next layer' : 'the previous layer'})`);
   for (const n of notFolded) log(`kept ${n.layer}: ${n.reason}`);
   log(`${count(model.countParams())} parameters → ${count(folded.countParams())}; ${model.layers.length} layers → ${folded.layers.length}`);
   const dir = resolve(output);
