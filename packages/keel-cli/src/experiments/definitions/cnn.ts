@@ -90,7 +90,11 @@ export const cnn: Experiment = {
       notes: [
         'A run whose loss became NaN or infinite is marked diverged; its accuracy is that of the weights from before the failing step.',
         `The glorotUniform rows are the learning-rate ${defaultRate} runs.`,
-        ...(ctx.quick ? ['Quick mode: a subset, 2 epochs and fewer learning rates.'] : []),
+        ...(ctx.quick ? [
+          'Quick mode: a subset, 2 epochs and fewer learning rates. Gotcha: 2,000 images make about 60 steps, fewer than the ' +
+            'window of BN\'s moving averages (momentum 0.99: about 100 steps), so the BN model is validated with statistics that ' +
+            'have not caught up (a first quick run: 0.25 at learning rate 0.01); read the full run, not this one.',
+        ] : []),
       ],
       figures: [{
         name: 'validation-accuracy', caption: `Validation accuracy per epoch at learning rate ${defaultRate} (mean over seeds)`,
