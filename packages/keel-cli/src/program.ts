@@ -436,15 +436,10 @@ export async function train(options: TrainOptions): Promise<void> {
 
   let saved: string | null = null;
   if (options.save !== undefined) {
-    const saver = (model as unknown as { save?: (url: string) => Promise<unknown> }).save;
-    if (typeof saver === 'function') {
-      const dir = resolve(options.save);
-      await saver.call(model, `file://${dir}`);
-      saved = dir;
-      log(`Saved the model to ${dir}`);
-    } else {
-      log('Saving not available yet: this build of Keel has no model.save; the model was not saved.');
-    }
+    const dir = resolve(options.save);
+    await model.save(`file://${dir}`);
+    saved = dir;
+    log(`Saved the model to ${dir}`);
   }
 
   const totalSeconds = (performance.now() - started) / 1000;
