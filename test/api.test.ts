@@ -101,3 +101,11 @@ test('a TF.js tensor where a Keel tensor is expected says how to convert it', ()
     message: /^predict: expected x to be a Keel Tensor, received Tensor\(shape=\[2,2,2\], dtype=float32\), a tensor of another library \(or of another copy of Keel\)\. Convert it with keel\.tensor\(await x\.data\(\), x\.shape\)\.$/,
   });
 });
+
+test('slice copies whole rows, or any box, as TF.js slice does', () => {
+  const x = keel.tensor(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+  assert.deepEqual(keel.slice(x, 1).arraySync(), [[[12, 13, 14, 15], [16, 17, 18, 19], [20, 21, 22, 23]]]);
+  assert.deepEqual(keel.slice(x, 0, 1).shape, [1, 3, 4]);
+  assert.deepEqual(keel.slice(x, [0, 1, 2], [2, 2, 1]).arraySync(), [[[6], [10]], [[18], [22]]]);
+  assert.deepEqual(keel.slice(x, [1, 0, 0], [1, -1, 2]).arraySync(), [[[12, 13], [16, 17], [20, 21]]]);
+});

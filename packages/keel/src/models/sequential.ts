@@ -15,7 +15,7 @@ import { Activation } from '../layers/simple.js';
 import { getLoss, type Loss } from '../losses/index.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optimizers/index.js';
-import { checkFinite, empty, fillInPlace, sliceRows, toBatch, type TypedArray } from '../ops/tensor.js';
+import { checkFinite, empty, fillInPlace, slice, toBatch, type TypedArray } from '../ops/tensor.js';
 import {
   History, formatLogs, withMetricAliases, type Callback, type FitParams, type Logs, type ParamsAwareCallback,
 } from './callbacks.js';
@@ -266,9 +266,9 @@ export class Sequential {
       if (split < 1 || split >= x.shape[0]) {
         throw new ValueError(`fit: validationSplit ${validationSplit} of ${x.shape[0]} examples leaves no training or no validation data.`);
       }
-      xTrain = sliceRows(x, 0, split);
-      yTrain = sliceRows(y, 0, split);
-      validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
+      xTrain = slice(x, 0, split);
+      yTrain = slice(y, 0, split);
+      validation = [slice(x, split), slice(y, split)];
     }
 
     const n = xTrain.shape[0];

@@ -173,14 +173,6 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   return out;
 }
 
-/** Rows [start, end) of a tensor along its first axis, copied. */
-export function sliceRows(t: Tensor, start: number, end: number): Tensor {
-  const rowSize = t.size / t.shape[0];
-  const out = empty([end - start, ...t.shape.slice(1)], t.dtype);
-  out.values.set(t.values.subarray(start * rowSize, end * rowSize));
-  return out;
-}
-
 /**
  * A part of `x`, copied: `size[i]` values from `begin[i]` along each axis, as TF.js's `tf.slice`.
  * A number for `begin` (and `size`) slices the first axis only; a size of -1 (or a missing one)
@@ -212,6 +204,12 @@ export function slice(x: Tensor, begin: number | readonly number[], size?: numbe
     return n;
   });
   const out = empty(outShape, x.dtype);
+  if (outShape.every((n, i) => i === 0 || n === x.shape[i])) {
+    // Whole rows (the usual case: the first n images): one contiguous copy.
+    const rowSize = sizeOf(x.shape.slice(1));
+    out.values.set(x.values.subarray(starts[0] * rowSize, (starts[0] + outShape[0]) * rowSize));
+    return out;
+  }
   // Copy runs of the last axis; the outer axes are walked like an odometer.
   const strides = x.shape.map((_, i) => sizeOf(x.shape.slice(i + 1)));
   const run = outShape[rank - 1];
