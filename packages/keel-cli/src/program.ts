@@ -25,6 +25,7 @@ export class UsageError extends Error {}
 const OPTIMIZERS = ['sgd', 'adam', 'rmsprop', 'nadam'] as const;
 const INITIALIZERS = ['glorotUniform', 'glorotNormal', 'heNormal', 'heUniform', 'lecunNormal', 'lecunUniform'];
 const DATASETS = ['fashion-mnist', 'mnist'] as const;
+const LR_SCHEDULES = ['constant', 'cosine'] as const;
 
 export interface TrainOptions {
   model: string;
@@ -36,6 +37,8 @@ export interface TrainOptions {
   learningRate?: number;
   /** SGD's (and RMSprop's) momentum; unset: the model's default. */
   momentum?: number;
+  /** 'constant' keeps the learning rate; 'cosine' decays it per epoch to near 0 at the last epoch. */
+  lrSchedule?: (typeof LR_SCHEDULES)[number];
   activation: string;
   kernelInitializer: string;
   seed: number;
@@ -199,6 +202,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).argParser(oneOf(OPTIMIZERS)).default('sgd'))
     .addOption(new Option('--learning-rate <x>', 'learning rate (default: 0.001; 0.01 for cnn, cnn-plain)').argParser(positiveNumber))
     .addOption(new Option('--momentum <x>', 'momentum of sgd or rmsprop (default: 0; 0.9 with sgd for cnn, cnn-plain)').argParser(nonNegativeNumber))
+    .addOption(
+      new Option('--lr-schedule <name>', 'learning rate per epoch: constant, or cosine decay from --learning-rate to near 0 at the last epoch')
+        .choices([...LR_SCHEDULES]).argParser(oneOf(LR_SCHEDULES)).default('constant'),
+    )
     .addOption(activationOption())
     .addOption(initializerOption())
     .addOption(new Option('--seed <n>', 'random seed of the weights and shuffles').argParser(nonNegativeInteger).default(42))
@@ -382,12 +389,15 @@ export async function train(options: TrainOptions): Promise<void> {
   const backend = keel.getBackend();
   log(
     `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${settings.learningRate}` +
-      `${settings.momentum ? ` momentum ${settings.momentum}` : ''}, ` +
+      `${settings.momentum ? ` momentum ${settings.momentum}` : ''}${options.lrSchedule === 'cosine' ? ' (cosine decay per epoch)' : ''}, ` +
       `batch ${settings.batchSize}, ${settings.epochs} epoch${settings.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
   );
 
   const live = options.verbose === 1 && process.stdout.isTTY === true;
-  const callbacks = options.verbose > 0 ? [new ProgressBar({ live, write: writeOut, ...(process.stdout.isTTY ? { columns: () => process.stdout.columns || 80 } : {}) })] : [];
+  const callbacks: keel.callbacks.Callback[] = options.verbose > 0 ? [new ProgressBar({ live, write: writeOut, ...(process.stdout.isTTY ? { columns: () => process.stdout.columns || 80 } : {}) })] : [];
+  if (options.lrSchedule === 'cosine') {
+    callbacks.unshift(keel.callbacks.learningRateScheduler(keel.callbacks.cosineDecaySchedule(settings.learningRate, settings.epochs)));
+  }
   const fitStarted = performance.now();
   const history = await model.fit(trainSet.xs, trainSet.ys, {
     epochs: settings.epochs,
@@ -450,7 +460,7 @@ export async function train(options: TrainOptions): Promise<void> {
       command: 'train',
       options: {
         model: options.model, dataset: options.dataset, epochs: options.epochs, batchSize: options.batchSize,
-        optimizer: options.optimizer, learningRate: settings.learningRate, momentum: settings.momentum, activation: options.activation,
+        optimizer: options.optimizer, learningRate: settings.learningRate, lrSchedule: options.lrSchedule ?? 'constant', momentum: settings.momentum, activation: options.activation,
         kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
         scale: options.scale, backend,
       },

@@ -5,3 +5,4 @@
  */
 export { History, CustomCallback, type Callback, type CustomCallbackArgs, type Logs, type FitParams } from './models/callbacks.js';
 export { diagnostics, Diagnostics, type DiagnosticsArgs, type LayerRecord, type Distribution } from './diagnostics/index.js';
+export { learningRateScheduler, LearningRateScheduler, cosineDecaySchedule, type LearningRateSchedule } from './models/learningRateScheduler.js';

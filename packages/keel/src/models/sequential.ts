@@ -342,11 +342,13 @@ export class Sequential {
         metricNames.forEach((m, i) => (logs[`val_${m}`] = v.metrics[i]));
       }
       withMetricAliases(logs);
+      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+      // Recorded after the callbacks, as Keras's History comes last: what a callback adds to the
+      // logs (learningRateScheduler's learning_rate) is in the history too.
       history.record(epoch, logs);
       if (verbose >= 1) {
         console.log(`Epoch ${epoch + 1}/${epochs} - ${((Date.now() - started) / 1000).toFixed(1)}s - ${formatLogs(logs)}`);
       }
-      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
       await yieldToEventLoop();
     }
     for (const cb of callbacks) await cb.onTrainEnd?.();
