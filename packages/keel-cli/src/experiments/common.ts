@@ -1,5 +1,5 @@
 /** What every experiment shares: its context, its result, and a seeded training run. */
-import { NonFiniteLossError, optimizers, setRandomSeed, slice, type Callback, type Sequential, type Tensor } from 'keel';
+import { NonFiniteLossError, optimizers, setRandomSeed, slice, tensor, type Callback, type Sequential, type Tensor } from 'keel';
 import type { ImageDataset, LabeledTensors } from 'keel-datasets';
 import type { ComparisonResult, Verdict } from './verdict.js';
 import type { VegaLiteSpec } from './plots.js';
@@ -73,6 +73,18 @@ export function firstN(part: LabeledTensors, n: number): LabeledTensors {
   return { xs: slice(part.xs, 0, n), ys: slice(part.ys, 0, n) };
 }
 
+/** The rows of `part` at `rows`, in that order (a new copy). */
+export function gatherRows(part: LabeledTensors, rows: readonly number[]): LabeledTensors {
+  const pick = (t: Tensor): Tensor => {
+    const width = t.size / t.shape[0];
+    const values = t.dataSync();
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => out.set(values.subarray(r * width, (r + 1) * width), i * width));
+    return tensor(out, [rows.length, ...t.shape.slice(1)]);
+  };
+  return { xs: pick(part.xs), ys: pick(part.ys) };
+}
+
 export interface RunSpec {
   label: string;
   build: () => Sequential;
@@ -83,6 +95,8 @@ export interface RunSpec {
   train: LabeledTensors;
   validation: LabeledTensors;
   callbacks?: Callback[];
+  /** Shuffle the training data every epoch (default true); false keeps an arrangement made on purpose. */
+  shuffle?: boolean;
 }
 
 export interface RunResult {
@@ -110,7 +124,7 @@ export async function train(ctx: ExperimentContext, spec: RunSpec): Promise<RunR
   try {
     await model.fit(spec.train.xs, spec.train.ys, {
       epochs: spec.epochs, batchSize: spec.batchSize, validationData: [spec.validation.xs, spec.validation.ys],
-      verbose: 0, seed: spec.seed * 7919 + 17,
+      verbose: 0, seed: spec.seed * 7919 + 17, shuffle: spec.shuffle ?? true,
       callbacks: [
         ...(spec.callbacks ?? []),
         {
