@@ -5,4 +5,4 @@
 export { registerIOScheme, saveModel, loadLayersModel, fromMemory, withSaveHandler } from './router.js';
 export { modelToArtifacts, artifactsToModel, artifactsToModelJSON, parseModelJSON, weightBytes } from './modelArtifacts.js';
 export { ModelFormatError } from './errors.js';
-export type { IOHandler, ModelArtifacts, ModelJSON, SaveResult, WeightSpec, WeightsManifestGroup } from './types.js';
+export type { IOHandler, ModelArtifacts, ModelJSON, SaveConfig, SaveResult, TrainingConfig, WeightSpec, WeightsManifestGroup } from './types.js';

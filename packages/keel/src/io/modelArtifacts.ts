@@ -4,12 +4,27 @@
  *
  * Weights are little-endian float32 in `model.weights` order (TF.js's: trainable weights in layer
  * order, then non-trainable ones) and are matched back by name on loading, as TF.js does.
+ *
+ * Saved with `includeOptimizer` (TF.js 4.22's format, as far as it goes): model.json gets a
+ * top-level `trainingConfig` ({loss, metrics, optimizer_config: {class_name, config}}), and the
+ * optimizer's state follows the model's weights in the same manifest and bytes, each spec marked
+ * `group: 'optimizer'`: `iter` (an int32 scalar, the step count), then the slots named
+ * `<weight>/<slot>`, all of one kind before the next (Adam: every `/m`, then every `/v`).
+ * Loading such a file gives a compiled model whose optimizer has that class, configuration
+ * (learning rate included), step count and slots.
+ * Differs from TF.js: Keel's class names and configs are Keras's ('RMSprop', `learning_rate`,
+ * `beta_1`), its SGD momentum slot is Keras's velocity (−lr·Σ, not TF.js's Momentum accumulator),
+ * and its slots are matched by name, not position. TF.js loads Keel's Adam state as its own; it
+ * cannot load Keel's SGD-with-momentum, RMSprop or Nadam state (no such class or slot in TF.js).
+ * Keel loads TF.js's Adam, SGD and RMSProp state; not its Momentum, Adagrad or Adadelta.
  */
 import { Sequential } from '../models/sequential.js';
+import { saveConfigOf, type SaveConfig, type TrainingConfig } from '../models/saving.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
 import { KeelError, describeValue, formatShape } from '../core/errors.js';
 import { wrap } from '../ops/tensor.js';
+import { optimizerFromConfig } from '../optimizers/index.js';
 import { ModelFormatError } from './errors.js';
 import { buildLayer, layerToJSON, parseLayer, planOutputShape, planWeights, type LayerPlan } from '../layers/serialization.js';
 import { describe, object, positiveInteger, string } from '../layers/serializationChecks.js';
@@ -21,8 +36,12 @@ const KERAS_VERSION = 'tfjs-layers 4.22.0';
 /** Upper bound on the number of layers or weights in a file (far above any Sequential Keel trains). */
 const MAX_ENTRIES = 10_000;
 
-/** The model's topology and weights, ready for any IOHandler. */
-export function modelToArtifacts(model: Sequential): ModelArtifacts {
+/**
+ * The model's topology and weights, ready for any IOHandler; with `includeOptimizer`, also its
+ * training config and optimizer state (see the top of this file). `config` defaults to the options
+ * of the `save` call the model was handed to (models/saving.ts's saveConfigOf).
+ */
+export function modelToArtifacts(model: Sequential, config: SaveConfig = saveConfigOf(model)): ModelArtifacts {
   const layers = model.layers;
   if (layers.length === 0) throw new ModelFormatError(`save: the model has no layers; there is nothing to save.`);
   const modelTopology = {
@@ -33,17 +52,31 @@ export function modelToArtifacts(model: Sequential): ModelArtifacts {
   };
   const variables = model.weights;
   const weightSpecs: WeightSpec[] = variables.map((v) => ({ name: v.name, shape: [...v.shape], dtype: 'float32' }));
-  const total = variables.reduce((n, v) => n + v.value.size, 0);
-  const data = new Float32Array(total);
-  let offset = 0;
-  for (const v of variables) {
-    data.set(v.value.values, offset); // float64 models are rounded to float32, the format's only float type
-    offset += v.value.size;
+  // float64 models are rounded to float32, the format's only float type.
+  const parts: { values: ArrayLike<number>; dtype: 'float32' | 'int32' }[] = variables.map((v) => ({ values: v.value.values, dtype: 'float32' }));
+  const optimizer = model.optimizer;
+  let trainingConfig: TrainingConfig | undefined;
+  if (config.includeOptimizer && optimizer) {
+    trainingConfig = model.getTrainingConfig();
+    const state = optimizer.exportState();
+    if (!Number.isSafeInteger(state.iterations) || state.iterations > 0x7fffffff) {
+      throw new ModelFormatError(`save: the optimizer's step count ${state.iterations} does not fit the format's int32 'iter'.`);
+    }
+    weightSpecs.push({ name: 'iter', shape: [], dtype: 'int32', group: 'optimizer' });
+    parts.push({ values: [state.iterations], dtype: 'int32' });
+    for (const slot of state.slots) {
+      weightSpecs.push({ name: slot.name, shape: [...slot.shape], dtype: 'float32', group: 'optimizer' });
+      parts.push({ values: slot.values, dtype: 'float32' });
+    }
   }
-  return {
+  const artifacts: ModelArtifacts = {
     modelTopology, format: 'layers-model', generatedBy: GENERATED_BY, convertedBy: null,
-    weightSpecs, weightData: toLittleEndian(data),
+    weightSpecs, weightData: toLittleEndian(parts),
   };
+  if (trainingConfig) artifacts.trainingConfig = trainingConfig;
+  const metadata = model.getUserDefinedMetadata();
+  if (metadata !== undefined) artifacts.userDefinedMetadata = metadata;
+  return artifacts;
 }
 
 /** The `model.json` document for artifacts whose weights are stored in `weightsPath`. */
@@ -55,6 +88,7 @@ export function artifactsToModelJSON(artifacts: ModelArtifacts, weightsPath = 'w
     convertedBy: artifacts.convertedBy ?? null,
     weightsManifest: [{ paths: [weightsPath], weights: artifacts.weightSpecs }],
   };
+  if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
   if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata;
   return json;
 }
@@ -107,6 +141,9 @@ export function parseModelJSON(text: string): { artifacts: Omit<ModelArtifacts, 
     generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
     convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : null,
   };
+  if (json.trainingConfig !== undefined && json.trainingConfig !== null) {
+    artifacts.trainingConfig = object(json.trainingConfig, 'model.json trainingConfig') as TrainingConfig;
+  }
   if (json.userDefinedMetadata !== undefined) artifacts.userDefinedMetadata = object(json.userDefinedMetadata, 'model.json userDefinedMetadata');
   return { artifacts, groups };
 }
@@ -132,8 +169,12 @@ export function checkRelativePath(path: string, where: string): string {
 function parseWeightSpec(w: unknown, where: string): WeightSpec {
   const spec = object(w, where);
   const name = string(spec.name, `${where}.name`);
-  if (spec.dtype !== 'float32') {
-    throw new ModelFormatError(`${where}.dtype: Keel reads float32 weights only, received ${describe(spec.dtype)}.`);
+  const group = spec.group === undefined || spec.group === null ? undefined : string(spec.group, `${where}.group`);
+  // The optimizer's step count ('iter') is an int32 scalar in TF.js's files.
+  if (spec.dtype !== 'float32' && !(spec.dtype === 'int32' && group === 'optimizer')) {
+    throw new ModelFormatError(
+      `${where}.dtype: Keel reads float32 weights only, received ${describe(spec.dtype)} (int32 only for the optimizer's step count).`,
+    );
   }
   if (spec.quantization !== undefined) {
     throw new ModelFormatError(`${where}: quantized weights are not supported; save the model without quantization.`);
@@ -149,7 +190,9 @@ function parseWeightSpec(w: unknown, where: string): WeightSpec {
   if (!Number.isSafeInteger(size) || size > 2 ** 31) {
     throw new ModelFormatError(`${where}.shape: ${JSON.stringify(shape)} holds ${size} values, more than any file Keel can read.`);
   }
-  return { name, shape, dtype: 'float32' };
+  const parsed: WeightSpec = { name, shape, dtype: spec.dtype };
+  if (group !== undefined) parsed.group = group;
+  return parsed;
 }
 
 /**
@@ -214,6 +257,7 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   const specs = artifacts.weightSpecs.map((w, i) => parseWeightSpec(w, `weightSpecs[${i}]`));
   const seen = new Set<string>();
   for (const spec of specs) {
+    if (spec.group === 'optimizer') continue; // checked against the model once it is built
     if (seen.has(spec.name)) throw new ModelFormatError(`weightsManifest: weight '${spec.name.slice(0, 80)}' is listed twice.`);
     seen.add(spec.name);
     const want = expected.get(spec.name);
@@ -238,19 +282,23 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
         `(${data.byteLength < totalBytes ? 'truncated' : 'oversized'}); the weights file does not belong to this model.json or is damaged.`,
     );
   }
-  const values = fromLittleEndian(data.buffer as ArrayBuffer);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const byName = new Map<string, Float32Array>();
+  const optimizerValues: { spec: WeightSpec; values: Float32Array | Int32Array }[] = [];
   let offset = 0;
   for (const spec of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    const slice = values.subarray(offset, offset + size);
-    for (let i = 0; i < size; i++) {
-      if (!Number.isFinite(slice[i])) {
-        throw new ModelFormatError(`weights: '${spec.name}' holds ${slice[i]} at flat index ${i}; weights must be finite numbers.`);
+    const slice = readLittleEndian(view, offset, size, spec.dtype);
+    if (slice instanceof Float32Array) {
+      for (let i = 0; i < size; i++) {
+        if (!Number.isFinite(slice[i])) {
+          throw new ModelFormatError(`weights: '${spec.name}' holds ${slice[i]} at flat index ${i}; weights must be finite numbers.`);
+        }
       }
     }
-    byName.set(spec.name, slice);
-    offset += size;
+    if (spec.group === 'optimizer') optimizerValues.push({ spec, values: slice });
+    else byName.set(spec.name, slice as Float32Array);
+    offset += 4 * size;
   }
 
   // Phase 3: build (sizes are now bounded by the bytes actually present) and set weights.
@@ -275,7 +323,78 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
     return wrap(v.value.dtype === 'float32' ? Float32Array.from(src) : Float64Array.from(src), v.shape);
   });
   model.setWeights(tensors);
+  if (artifacts.userDefinedMetadata !== undefined && artifacts.userDefinedMetadata !== null) {
+    model.setUserDefinedMetadata(object(artifacts.userDefinedMetadata, 'userDefinedMetadata'));
+  }
+  // As TF.js: a training config compiles the model; optimizer state without one is ignored.
+  if (artifacts.trainingConfig !== undefined && artifacts.trainingConfig !== null) {
+    compileFromTrainingConfig(model, artifacts.trainingConfig, optimizerValues);
+  }
   return model;
+}
+
+/**
+ * Compiles `model` as `trainingConfig` says and gives its optimizer the saved state (`iter` and
+ * slots, each slot checked to belong to a trainable weight of the same shape). ModelFormatError
+ * for anything Keel cannot honour.
+ */
+function compileFromTrainingConfig(
+  model: Sequential, trainingConfig: unknown, saved: { spec: WeightSpec; values: Float32Array | Int32Array }[],
+): void {
+  const config = object(trainingConfig, 'trainingConfig');
+  for (const key of ['weighted_metrics', 'loss_weights', 'sample_weight_mode']) {
+    if (config[key] !== undefined && config[key] !== null) {
+      throw new ModelFormatError(`trainingConfig.${key}: not supported by Keel (nor by TF.js); save the model without it.`);
+    }
+  }
+  const loss = Array.isArray(config.loss) && config.loss.length === 1 ? config.loss[0] : config.loss;
+  if (typeof loss !== 'string') {
+    throw new ModelFormatError(`trainingConfig.loss: expected the name of a loss such as 'sparseCategoricalCrossentropy', received ${describe(config.loss)}.`);
+  }
+  const metrics = config.metrics === undefined || config.metrics === null ? [] : config.metrics;
+  if (!Array.isArray(metrics) || metrics.some((m) => typeof m !== 'string') || metrics.length > MAX_ENTRIES) {
+    throw new ModelFormatError(`trainingConfig.metrics: expected an array of metric names such as ['accuracy'], received ${describe(config.metrics)}.`);
+  }
+  const optimizerConfig = object(config.optimizer_config, 'trainingConfig.optimizer_config');
+  try {
+    const optimizer = optimizerFromConfig(optimizerConfig.class_name, optimizerConfig.config);
+    model.compile({ optimizer, loss: toCamelCase(loss), metrics: (metrics as string[]).map(toCamelCase) });
+  } catch (e) {
+    if (e instanceof KeelError && !(e instanceof ModelFormatError)) throw new ModelFormatError(`trainingConfig: ${e.message}`);
+    throw e;
+  }
+  if (saved.length === 0) return; // compiled, never stepped
+  const trainable = new Map(model.trainableWeights.map((w) => [w.name, w.shape]));
+  const iter = saved.filter((s) => s.spec.name === 'iter');
+  if (iter.length !== 1 || iter[0].spec.shape.length !== 0) {
+    throw new ModelFormatError(`weightsManifest: the optimizer state needs exactly one scalar 'iter' (the step count), found ${iter.length}.`);
+  }
+  const slots = saved.filter((s) => s.spec.name !== 'iter').map(({ spec, values }) => {
+    const cut = spec.name.lastIndexOf('/');
+    const shape = cut > 0 ? trainable.get(spec.name.slice(0, cut)) : undefined;
+    if (!shape) {
+      throw new ModelFormatError(
+        `weightsManifest: optimizer weight '${spec.name.slice(0, 80)}' belongs to no trainable weight of the model; expected '<weight>/<slot>' ` +
+          `with a weight among ${[...trainable.keys()].slice(0, 20).join(', ')}.`,
+      );
+    }
+    if (shape.length !== spec.shape.length || shape.some((d, i) => d !== spec.shape[i])) {
+      throw new ModelFormatError(`weightsManifest: optimizer weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}, but its weight has ${JSON.stringify(shape)}.`);
+    }
+    if (!(values instanceof Float32Array)) throw new ModelFormatError(`weightsManifest: optimizer weight '${spec.name}' must be float32.`);
+    return { name: spec.name, shape: spec.shape, values };
+  });
+  try {
+    model.optimizer!.importState(iter[0].values[0], slots, 'weightsManifest (optimizer state)');
+  } catch (e) {
+    if (e instanceof KeelError && !(e instanceof ModelFormatError)) throw new ModelFormatError(e.message);
+    throw e;
+  }
+}
+
+/** TF.js and Keras write loss and metric names in snake_case ('sparse_categorical_crossentropy'); Keel's are camelCase. */
+function toCamelCase(name: string): string {
+  return name.includes('_') ? name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : name;
 }
 
 /** The weight bytes of artifacts as one array (TF.js may split them into several buffers). */
@@ -300,20 +419,27 @@ export function weightBytes(data: unknown): Uint8Array {
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function toLittleEndian(data: Float32Array): ArrayBuffer {
-  const out = new ArrayBuffer(data.byteLength);
-  if (littleEndian) new Float32Array(out).set(data);
-  else {
-    const view = new DataView(out);
-    data.forEach((v, i) => view.setFloat32(4 * i, v, true));
+/** The parts one after the other, each value 4 bytes little-endian (float32 or int32). */
+function toLittleEndian(parts: { values: ArrayLike<number>; dtype: 'float32' | 'int32' }[]): ArrayBuffer {
+  const out = new ArrayBuffer(4 * parts.reduce((n, p) => n + p.values.length, 0));
+  const view = new DataView(out);
+  let offset = 0;
+  for (const { values, dtype } of parts) {
+    if (littleEndian) (dtype === 'int32' ? new Int32Array(out, offset, values.length) : new Float32Array(out, offset, values.length)).set(values);
+    else if (dtype === 'int32') for (let i = 0; i < values.length; i++) view.setInt32(offset + 4 * i, values[i], true);
+    else for (let i = 0; i < values.length; i++) view.setFloat32(offset + 4 * i, values[i], true);
+    offset += 4 * values.length;
   }
   return out;
 }
 
-function fromLittleEndian(data: ArrayBuffer): Float32Array {
-  if (littleEndian) return new Float32Array(data.slice(0));
-  const view = new DataView(data);
-  const out = new Float32Array(data.byteLength / 4);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+/** `size` values of `dtype` from byte `offset` of little-endian data, copied. */
+function readLittleEndian(view: DataView, offset: number, size: number, dtype: 'float32' | 'int32'): Float32Array | Int32Array {
+  if (littleEndian) {
+    const bytes = view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + 4 * size);
+    return dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+  const out = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = dtype === 'int32' ? view.getInt32(offset + 4 * i, true) : view.getFloat32(offset + 4 * i, true);
   return out;
 }

@@ -6,9 +6,9 @@
  * The in-memory types that `model.save` speaks (ModelArtifacts, IOHandler, SaveResult, WeightSpec)
  * are defined in models/saving.ts, below io, and re-exported here.
  */
-import type { WeightSpec } from '../models/saving.js';
+import type { TrainingConfig, WeightSpec } from '../models/saving.js';
 
-export type { IOHandler, ModelArtifacts, SaveResult, WeightSpec } from '../models/saving.js';
+export type { IOHandler, ModelArtifacts, SaveConfig, SaveResult, TrainingConfig, WeightSpec } from '../models/saving.js';
 
 /** A group of weights stored in one or more shard files, concatenated in order. */
 export interface WeightsManifestGroup {
@@ -23,5 +23,7 @@ export interface ModelJSON {
   generatedBy: string;
   convertedBy: string | null;
   weightsManifest: WeightsManifestGroup[];
+  /** Written with `includeOptimizer`, as TF.js writes it. */
+  trainingConfig?: TrainingConfig;
   userDefinedMetadata?: Record<string, unknown>;
 }

@@ -10,11 +10,37 @@
 import { StateError, ValueError, describeValue } from '../core/errors.js';
 import type { Sequential } from './sequential.js';
 
-/** One weight in the manifest: its full name (`dense/kernel`), shape and element type. */
+/**
+ * One weight in the manifest: its full name (`dense/kernel`), shape and element type. Optimizer
+ * state saved with the model (`includeOptimizer`) is listed after the model's weights with
+ * `group: 'optimizer'`, as TF.js lists it: `iter` (int32, the step count), then the slots.
+ */
 export interface WeightSpec {
   name: string;
   shape: number[];
-  dtype: 'float32';
+  dtype: 'float32' | 'int32';
+  group?: string;
+}
+
+/**
+ * How the model was compiled, as TF.js saves it with `includeOptimizer` (model.json's
+ * `trainingConfig`): loss and metric names, and the optimizer's class and settings.
+ */
+export interface TrainingConfig {
+  loss: string;
+  metrics?: string[] | null;
+  optimizer_config: { class_name: string; config: Record<string, unknown> };
+  [key: string]: unknown;
+}
+
+/** Options of `model.save`, as TF.js's SaveConfig. */
+export interface SaveConfig {
+  /**
+   * Also save how the model was compiled (`trainingConfig`) and the optimizer's state (its step
+   * count and slots), so that `loadLayersModel` gives back a compiled model that trains on exactly
+   * as this one would. Default false. An uncompiled model is saved without it, as in TF.js.
+   */
+  includeOptimizer?: boolean;
 }
 
 /** Topology and weights in memory: what an IOHandler saves or loads (TF.js's ModelArtifacts). */
@@ -29,6 +55,8 @@ export interface ModelArtifacts {
    * buffers to be read one after the other; Keel writes one.
    */
   weightData: ArrayBuffer | ArrayBuffer[];
+  /** Present when saved with `includeOptimizer` (TF.js's `trainingConfig`). */
+  trainingConfig?: TrainingConfig;
   userDefinedMetadata?: Record<string, unknown>;
 }
 
@@ -51,9 +79,28 @@ export interface IOHandler {
 
 /**
  * Writes `model` (topology and weights) to `destination`, a URL or an IOHandler. It must not
- * change the model, and must reject (not resolve) when the model cannot be written.
+ * change the model, and must reject (not resolve) when the model cannot be written. `config` is
+ * also readable from the model itself with `saveConfigOf(model)` (see there).
  */
-export type ModelSaver = (model: Sequential, destination: string | IOHandler) => Promise<SaveResult>;
+export type ModelSaver = (model: Sequential, destination: string | IOHandler, config?: SaveConfig) => Promise<SaveResult>;
+
+const SAVE_CONFIG = Symbol('keel.saveConfig');
+
+/**
+ * The model as seen by one `save` call with options: an object whose prototype is the model
+ * (every property and method reads the model itself) and which carries `config`. Savers that take
+ * (model, destination) only, as io's `saveModel` does, thus hand the options to
+ * `modelToArtifacts`, which reads them with `saveConfigOf`, without any state on the model that
+ * two saves at once could share. @internal
+ */
+export function withSaveConfig<M extends object>(model: M, config: SaveConfig): M {
+  return Object.create(model, { [SAVE_CONFIG]: { value: Object.freeze({ ...config }) } }) as M;
+}
+
+/** The options of the `save` call that `model` was handed to (see withSaveConfig); {} for a model itself. @internal */
+export function saveConfigOf(model: object): SaveConfig {
+  return (model as { [SAVE_CONFIG]?: SaveConfig })[SAVE_CONFIG] ?? {};
+}
 
 let saver: ModelSaver | undefined;
 

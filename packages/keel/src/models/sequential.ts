@@ -20,7 +20,7 @@ import {
   History, formatLogs, withMetricAliases, type Callback, type FitParams, type Logs, type ParamsAwareCallback,
 } from './callbacks.js';
 import { formatSummary, summaryRows } from './summary.js';
-import { registeredModelSaver, type IOHandler, type SaveResult } from './saving.js';
+import { registeredModelSaver, withSaveConfig, type IOHandler, type SaveConfig, type SaveResult, type TrainingConfig } from './saving.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -64,8 +64,16 @@ export interface FitArgs {
   /** 0: silent; 1 (default): one line per epoch. */
   verbose?: number;
   callbacks?: Callback[] | Callback;
+  /**
+   * Epoch to start at (counted from 0), to resume a run: with `seed`, the shuffles of the epochs
+   * before it are replayed first, so that epoch `initialEpoch` sees the order it had in the run.
+   */
   initialEpoch?: number;
-  /** Seed of the shuffles (default: the global generator). */
+  /**
+   * Seed of the shuffles (default: the global generator). Epoch e's order is the e-th shuffle of
+   * this generator, whatever `initialEpoch` is, so that a run resumed at an epoch boundary (same
+   * seed, `initialEpoch`) trains on the same batches as one that did not stop.
+   */
   seed?: number;
 }
 
@@ -97,6 +105,7 @@ export class Sequential {
   private readonly workspace = new Map<string, Tensor>();
   /** Set to true (from a callback) to end `fit` after the current batch. */
   stopTraining = false;
+  private userDefinedMetadata: Record<string, unknown> | undefined;
 
   constructor(args: SequentialArgs = {}) {
     checkOptions('sequential', args, ['layers', 'name']);
@@ -231,6 +240,46 @@ export class Sequential {
   }
 
   /**
+   * How the model was compiled, as TF.js's `getTrainingConfig` (what `save` writes with
+   * `includeOptimizer`): the loss and metric names and the optimizer's class and settings.
+   */
+  getTrainingConfig(): TrainingConfig {
+    const compiled = this.assertCompiled('getTrainingConfig');
+    return {
+      loss: compiled.loss.name,
+      metrics: compiled.metrics.map((m) => m.name),
+      optimizer_config: { class_name: compiled.optimizer.getClassName(), config: compiled.optimizer.getConfig() },
+    };
+  }
+
+  /**
+   * Data of your own saved with the model (model.json's `userDefinedMetadata`), as TF.js's
+   * `setUserDefinedMetadata`: a plain object that JSON can hold. Differs from TF.js: undefined
+   * removes it. Stored as a copy, as JSON would give it back.
+   */
+  setUserDefinedMetadata(metadata: Record<string, unknown> | undefined): void {
+    if (metadata === undefined) {
+      this.userDefinedMetadata = undefined;
+      return;
+    }
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new ValueError(`setUserDefinedMetadata: expected a plain object such as {run: 3}, received ${describeValue(metadata)}.`);
+    }
+    let copy: unknown;
+    try {
+      copy = JSON.parse(JSON.stringify(metadata));
+    } catch (e) {
+      throw new ValueError(`setUserDefinedMetadata: the metadata cannot be written as JSON (${(e as Error).message}); keep to numbers, strings, booleans, arrays and objects.`);
+    }
+    this.userDefinedMetadata = copy as Record<string, unknown>;
+  }
+
+  /** The data given to setUserDefinedMetadata or loaded with the model; undefined if none. */
+  getUserDefinedMetadata(): Record<string, unknown> | undefined {
+    return this.userDefinedMetadata === undefined ? undefined : JSON.parse(JSON.stringify(this.userDefinedMetadata));
+  }
+
+  /**
    * Trains for `epochs` passes over (x, y). Returns a History of the per-epoch figures.
    * Throws, with the model as it was before the failing step, on bad input or a non-finite loss.
    */
@@ -244,6 +293,9 @@ export class Sequential {
     } = args;
     positiveInteger('fit', 'epochs', epochs);
     positiveInteger('fit', 'batchSize', batchSize);
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
+      throw new ValueError(`fit: expected initialEpoch to be an integer >= 0 (the epoch to resume at, from 0), received ${describeValue(initialEpoch)}.`);
+    }
     if (!(validationSplit >= 0 && validationSplit < 1)) {
       throw new ValueError(`fit: expected validationSplit in [0, 1), received ${describeValue(validationSplit)}.`);
     }
@@ -290,6 +342,9 @@ export class Sequential {
     this.stopTraining = false;
     for (const cb of callbacks) await cb.onTrainBegin?.();
     const order = new Int32Array(n).map((_, i) => i);
+    // Each epoch shuffles the previous order in place: replaying the shuffles of the epochs before
+    // initialEpoch gives the order the run had there. The global generator has no known past: no replay.
+    if (shuffle && seed !== undefined && initialEpoch < epochs) for (let e = 0; e < initialEpoch; e++) random.shuffle(order);
     let lastYield = Date.now();
 
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
@@ -429,9 +484,19 @@ export class Sequential {
   /**
    * Saves topology and weights, e.g. `await model.save('file://./my-model')`, with the saver that
    * Keel's entry point registers (models/saving.ts): the TF.js Layers format of src/io.
+   * With `{includeOptimizer: true}` (TF.js's option), also how it was compiled and the optimizer's
+   * state, so that the loaded model resumes training exactly (see io/modelArtifacts.ts).
    */
-  async save(destination: string | IOHandler): Promise<SaveResult> {
-    return registeredModelSaver('save')(this, destination);
+  async save(destination: string | IOHandler, config?: SaveConfig): Promise<SaveResult> {
+    if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
+      throw new ValueError(`save: expected options such as {includeOptimizer: true}, received ${describeValue(config)}.`);
+    }
+    checkOptions('save', config, ['includeOptimizer']);
+    if (config?.includeOptimizer !== undefined && typeof config.includeOptimizer !== 'boolean') {
+      throw new ValueError(`save: expected includeOptimizer to be true or false, received ${describeValue(config.includeOptimizer)}.`);
+    }
+    const saver = registeredModelSaver('save');
+    return config?.includeOptimizer ? saver(withSaveConfig(this, config), destination, config) : saver(this, destination, config);
   }
 
   // ---- inference ----------------------------------------------------------------------------

@@ -36,7 +36,9 @@ export class SGD extends Optimizer {
     this.momentum = momentum;
     this.nesterov = nesterov;
     this.slotCount = momentum > 0 ? 1 : 0;
+    this.slotNames = momentum > 0 ? ['momentum'] : [];
   }
+  readonly slotNames: readonly string[];
   getClassName() { return 'SGD'; }
   getConfig() { return { learning_rate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov }; }
   protected update(w: FloatArray, g: FloatArray, slots: FloatArray[], _t: number, kernels: Backend): void {
@@ -49,6 +51,7 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
   protected readonly slotCount = 2;
+  readonly slotNames: readonly string[] = ['m', 'v'];
   constructor(args: AdamArgs = {}, where = 'adam') {
     checkOptions(where, args, ['learningRate', 'beta1', 'beta2', 'epsilon']);
     const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = args;
@@ -75,6 +78,8 @@ export class RMSProp extends Optimizer {
   readonly epsilon: number;
   readonly centered: boolean;
   protected readonly slotCount = 3;
+  /** TF.js's names: mean square, momentum, mean gradient (the last two used with momentum > 0, centered). */
+  readonly slotNames: readonly string[] = ['rms', 'momentum', 'mg'];
   constructor(args: RMSPropArgs = {}) {
     checkOptions('rmsprop', args, ['learningRate', 'rho', 'momentum', 'epsilon', 'centered']);
     const { learningRate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false } = args;
@@ -88,6 +93,9 @@ export class RMSProp extends Optimizer {
     this.centered = centered;
   }
   getClassName() { return 'RMSprop'; }
+  protected override savedSlots(): number[] {
+    return [0, ...(this.momentum > 0 ? [1] : []), ...(this.centered ? [2] : [])];
+  }
   getConfig() {
     return { learning_rate: this.learningRate, rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
   }
@@ -108,6 +116,11 @@ export class Nadam extends Adam {
     super(args, 'nadam');
   }
   override getClassName() { return 'Nadam'; }
+  /** The product of the momentum schedule is a function of the step count: recomputed, step by step as beginStep does. */
+  protected override restoreIterations(iterations: number): void {
+    this.uProduct = 1;
+    for (let t = 1; t <= iterations; t++) this.uProduct *= this.beta1 * (1 - 0.5 * 0.96 ** t);
+  }
   protected override beginStep(t: number): void {
     this.muT = this.beta1 * (1 - 0.5 * 0.96 ** t);
     this.muNext = this.beta1 * (1 - 0.5 * 0.96 ** (t + 1));
@@ -141,4 +154,66 @@ export function getOptimizer(id: string | Optimizer): Optimizer {
   const factory = Object.hasOwn(BY_NAME, key) ? BY_NAME[key] : undefined; // not 'constructor' from Object.prototype
   if (!factory) return unknownName('optimizer', id, Object.keys(BY_NAME));
   return factory();
+}
+
+/** Settings in a saved optimizer config that change the update; Keel has none of them, so they must be off. */
+const MUST_BE_OFF = ['weight_decay', 'weightDecay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema', 'amsgrad',
+  'gradient_accumulation_steps', 'loss_scale_factor', 'decay'];
+
+/**
+ * An optimizer from a saved `optimizer_config` ({class_name, config}), as Keras and TF.js write it:
+ * Keras's snake_case keys (`learning_rate`, `beta_1`) or TF.js's camelCase ones (`learningRate`,
+ * `beta1`; RMSProp's `decay` is Keras's `rho`). Settings Keel lacks (weight decay, clipping, EMA,
+ * AMSGrad) are accepted only when off; other keys (name, jit_compile...) are ignored.
+ * Throws a ValueError naming what is not supported.
+ */
+export function optimizerFromConfig(className: unknown, config: unknown): Optimizer {
+  const known = ['SGD', 'Adam', 'RMSprop', 'Nadam'];
+  if (config === undefined || config === null) config = {};
+  if (typeof config !== 'object' || Array.isArray(config)) {
+    throw new ValueError(`optimizer_config.config: expected an object of settings, received ${describeValue(config)}.`);
+  }
+  const c = config as Record<string, unknown>;
+  const pick = (...keys: string[]): number | boolean | undefined => {
+    for (const k of keys) {
+      const v = c[k];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'number' && typeof v !== 'boolean') {
+        throw new ValueError(`optimizer_config.config.${k}: expected a number or boolean, received ${describeValue(v)} (learning-rate schedules are not supported).`);
+      }
+      return v;
+    }
+    return undefined;
+  };
+  const isRmsprop = className === 'RMSprop' || className === 'RMSProp';
+  for (const k of MUST_BE_OFF) {
+    if (k === 'decay' && isRmsprop) continue;
+    const v = c[k];
+    if (v !== undefined && v !== null && v !== false && v !== 0) {
+      throw new ValueError(`optimizer_config.config.${k} is ${describeValue(v)}; Keel's ${String(className)} has no ${k}. Save the optimizer without it.`);
+    }
+  }
+  const learningRate = pick('learning_rate', 'learningRate', 'lr') as number | undefined;
+  switch (className) {
+    case 'SGD':
+      return new SGD({ learningRate, momentum: pick('momentum') as number | undefined, nesterov: pick('nesterov') as boolean | undefined });
+    case 'Adam':
+    case 'Nadam': {
+      const args = {
+        learningRate, beta1: pick('beta_1', 'beta1') as number | undefined, beta2: pick('beta_2', 'beta2') as number | undefined,
+        epsilon: pick('epsilon') as number | undefined,
+      };
+      return className === 'Adam' ? new Adam(args) : new Nadam(args);
+    }
+    case 'RMSprop':
+    case 'RMSProp':
+      return new RMSProp({
+        learningRate, rho: pick('rho', 'decay') as number | undefined, momentum: pick('momentum') as number | undefined,
+        epsilon: pick('epsilon') as number | undefined, centered: pick('centered') as boolean | undefined,
+      });
+    default:
+      throw new ValueError(
+        `optimizer_config.class_name: Keel has no optimizer ${describeValue(className)}; expected one of ${known.join(', ')} (or TF.js's RMSProp).`,
+      );
+  }
 }
