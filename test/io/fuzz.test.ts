@@ -134,6 +134,10 @@ function expectedForWeights(w: Uint8Array): 'model' | 'ModelFormatError' {
   return values.every(Number.isFinite) ? 'model' : 'ModelFormatError';
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 function untyped(e: unknown, what: string): Error {
   return new Error(`untyped failure for ${what}: ${(e as Error).stack}`);
 }
@@ -252,6 +256,12 @@ test('120 mutations through the file:// loader: typed errors, and a weights file
           // of a model of another size leaves when it is interrupted between its renames. The intact
           // previous pair is loaded.
           assert.ok(loaded, error?.message ?? "not loaded");
+          assert.deepEqual(weightsOf(loaded), baseValues);
+        } else if (!c.structure && c.previousPair && c.stamp === 'none' && !sameBytes(weights, baseWeights)) {
+          // A model.json without a CRC (from before Keel recorded one) beside a .prev pair and weights
+          // that differ from the previous ones: what a save interrupted between its renames leaves
+          // in an old folder. The whole previous pair is loaded, never the new weights under the old model.json.
+          assert.ok(loaded, error?.message ?? 'not loaded');
           assert.deepEqual(weightsOf(loaded), baseValues);
         } else if (!c.structure) {
           // The model.json Keel wrote, with a true stamp or none: the weights file alone decides.

@@ -168,3 +168,47 @@ test('a save of a model of another size, interrupted between its renames, falls 
     assert.ok((await saveCrashingAt(wider, dir, betweenTheRenames)).crashed);
     assert.equal(await loadsAs(dir, { a, wider }), 'a');
   }));
+
+test('a folder saved before Keel recorded a CRC (no stamp in model.json), interrupted between the renames of a new save, loads the old model', () =>
+  withTempDir(async (dir) => {
+    const [a, b, wider] = [...models(2), seedModel('seed', [4, 4], [7, 5])];
+    // A's folder as an older Keel wrote it: the same files, without the `keel` stamp.
+    await a.save(`file://${dir}`);
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    delete json.keel;
+    await fsPromises.writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    assert.equal(await loadsAs(dir, { a }), 'a', 'an unstamped folder loads');
+    // Weights of the same size: without the check they would load under A's model.json, a mix.
+    assert.ok((await saveCrashingAt(b, dir, betweenTheRenames)).crashed);
+    assert.equal(await loadsAs(dir, { a, b }), 'a');
+    // And of another size: without the check, an error with an intact previous pair beside.
+    await rm(dir, { recursive: true, force: true });
+    await a.save(`file://${dir}`);
+    await fsPromises.writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    assert.ok((await saveCrashingAt(wider, dir, betweenTheRenames)).crashed);
+    assert.equal(await loadsAs(dir, { a, wider }), 'a');
+    // Crashed right after the links, before any rename: the current pair is intact and loads.
+    await rm(dir, { recursive: true, force: true });
+    await a.save(`file://${dir}`);
+    await fsPromises.writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    assert.ok((await saveCrashingAt(b, dir, (change) => change.startsWith('rename .weights.bin'))).crashed);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.prev')).sort(), ['model.json.prev', 'weights.bin.prev']);
+    assert.equal(await loadsAs(dir, { a, b }), 'a');
+  }));
+
+test('the next save removes the temporary files of saves killed midway, and keeps those of saves still running', () =>
+  withTempDir(async (dir) => {
+    const [a, b] = models(2);
+    await a.save(`file://${dir}`);
+    // A pid that no longer runs: a child that has exited. One that runs: this test's parent.
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8', timeout: 30_000 }).stdout;
+    assert.match(dead, /^\d+$/);
+    const alive = String(process.ppid);
+    const stale = [`.model.json.${dead}-0a1b2c3d.tmp`, `.weights.bin.${dead}-0a1b2c3d.tmp`];
+    const kept = [`.model.json.${alive}-0a1b2c3d.tmp`, `.weights.bin.${alive}-0a1b2c3d.tmp`, `.other.json.${dead}-0a1b2c3d.tmp`, 'notes.tmp'];
+    for (const name of [...stale, ...kept]) await fsPromises.writeFile(join(dir, name), 'partial');
+    await b.save(`file://${dir}`);
+    assert.deepEqual((await readdir(dir)).sort(), ['model.json', 'weights.bin', ...kept].sort());
+    assert.equal(await loadsAs(dir, { a, b }), 'b');
+  }));

@@ -6,14 +6,20 @@
  * pair is kept as hard links (`model.json.prev`, `weights.bin.prev`) while the new files are renamed
  * into place, then the links are removed. model.json records a CRC-32 of weights.bin under the
  * top-level key `keel` (TF.js ignores it), so a crash between the two renames is detected on
- * loading, which then falls back to the intact previous pair.
+ * loading, which then falls back to the intact previous pair. The weights are renamed first: a new
+ * model.json is never beside old weights, so a model.json whose CRC matches is always whole.
+ *
+ * A save killed midway leaves its temporary files (`.model.json.<pid>-<random>.tmp`); the next save
+ * into the folder removes those of processes that no longer run. A save that cannot be written (disk
+ * full, read-only file system, no permission) throws a SaveError saying what failed, where and how
+ * to fix it, and leaves the previous save as it was.
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.js';
-import { ValueError } from '../../core/errors.js';
+import { KeelError, ValueError } from '../../core/errors.js';
 import { artifactsToModelJSON, parseModelJSON, weightBytes } from '../modelArtifacts.js';
 import { artifactsInfo } from '../router.js';
 import { crc32 } from '../../core/crc32.js';
@@ -23,6 +29,20 @@ const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 /** model.json files larger than this are refused before reading (a real one is a few KB). */
 const MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A save that could not be written: the disk is full, the file system is read-only, the folder is
+ * not writable... The message says which file, why (the system's error code) and what to do; the
+ * model saved there before, if any, is left as it was and still loads.
+ */
+export class SaveError extends KeelError {
+  constructor(message: string, readonly code: string | undefined, readonly path: string) {
+    super(message);
+  }
+}
+
+/** Temporary files of the saves running in this process, which a stale-file sweep must not remove. */
+const inFlight = new Set<string>();
 
 interface KeelStamp {
   weightsCrc32: number;
@@ -79,23 +99,83 @@ async function saveToFolder(dir: string, modelFile: string, artifacts: ModelArti
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const modelTmp = nodePath.join(dir, `.${modelFile}.${tag}.tmp`);
   const weightsTmp = nodePath.join(dir, `.${WEIGHTS_FILE}.${tag}.tmp`);
+  const hadPrevious = await exists(modelPath);
+  await removeStaleTemporaries(dir, modelFile);
   let weightsReplaced = false;
+  let step = `writing the weights (${weights.byteLength} bytes) to '${weightsTmp}'`;
+  inFlight.add(modelTmp).add(weightsTmp);
   try {
     await writeDurably(weightsTmp, weights);
+    step = `writing '${modelTmp}'`;
     await writeDurably(modelTmp, new TextEncoder().encode(JSON.stringify(json)));
+    step = `keeping the previous save as '${modelPath}.prev'`;
     await keepPreviousPair(modelPath, weightsPath);
+    step = `renaming the new weights to '${weightsPath}'`;
     await fs.rename(weightsTmp, weightsPath);
     weightsReplaced = true;
+    step = `renaming the new model.json to '${modelPath}'`;
     await fs.rename(modelTmp, modelPath);
     await syncFolder(dir);
   } catch (e) {
-    await Promise.all([fs.rm(modelTmp, { force: true }), fs.rm(weightsTmp, { force: true })]);
+    await Promise.all([fs.rm(modelTmp, { force: true }), fs.rm(weightsTmp, { force: true })]).catch(() => {});
     // model.json could not be replaced: put the previous weights back beside it.
     if (weightsReplaced && (await exists(`${weightsPath}.prev`))) await fs.rename(`${weightsPath}.prev`, weightsPath).catch(() => {});
-    throw e;
+    throw saveError(e, dir, step, hadPrevious);
+  } finally {
+    inFlight.delete(modelTmp);
+    inFlight.delete(weightsTmp);
   }
-  await Promise.all([fs.rm(`${modelPath}.prev`, { force: true }), fs.rm(`${weightsPath}.prev`, { force: true })]);
+  // The new pair is in place: the save has succeeded. A .prev pair that cannot be removed is harmless
+  // (the next save replaces it, and a consistent pair is loaded before it).
+  await Promise.all([fs.rm(`${modelPath}.prev`, { force: true }), fs.rm(`${weightsPath}.prev`, { force: true })]).catch(() => {});
   return artifactsInfo(artifacts);
+}
+
+/** A file-system error of a save, said in words: what failed, where, why, and what to do. */
+function saveError(e: unknown, dir: string, step: string, hadPrevious: boolean): Error {
+  if (e instanceof KeelError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const [why, fix] =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? [`the disk is full (${code})`, 'free some space there, or save to another disk']
+      : code === 'EROFS'
+        ? ['the file system is read-only (EROFS)', 'save to a folder on a writable file system']
+        : code === 'EACCES' || code === 'EPERM'
+          ? [`no permission to write there (${code})`, "change the folder's permissions, or save to a folder you can write to"]
+          : [`${code ?? 'error'}: ${(e as Error).message}`, 'check the folder and the disk, then save again'];
+  const kept = hadPrevious ? ' The model saved there before is unchanged and still loads.' : ' Nothing was saved.';
+  return new SaveError(`save: cannot save the model in '${dir}': ${why}, while ${step}.${kept} To fix: ${fix}.`, code, dir);
+}
+
+/**
+ * Removes the temporary files that saves killed midway left in `dir`: those named for `modelFile`
+ * or weights.bin whose process (the pid in the name) no longer runs. Files of saves still running,
+ * in this process or another, are kept. Best effort: a file that cannot be removed stays.
+ */
+async function removeStaleTemporaries(dir: string, modelFile: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
+    if (!m || (m[1] !== modelFile && m[1] !== WEIGHTS_FILE)) continue;
+    const path = nodePath.join(dir, name);
+    const pid = Number(m[2]);
+    if (pid === process.pid ? inFlight.has(path) : processRuns(pid)) continue;
+    await fs.rm(path, { force: true }).catch(() => {});
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // it runs, as another user
+  }
 }
 
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
@@ -174,6 +254,12 @@ async function loadFromFolder(dir: string, modelFile: string, previous = false):
   }
   const text = await fs.readFile(modelPath, 'utf8');
   const { artifacts, groups } = parseModelJSON(text);
+  if (!previous && !stampOf(JSON.parse(text)) && (await replacedBesideUnstamped(dir, modelFile, groups.flatMap((g) => g.paths)))) {
+    // A model.json without a CRC (saved before Keel recorded one, or by TF.js) whose weights a save
+    // interrupted between its renames has already replaced: the previous pair is whole under .prev.
+    const whole = await loadFromFolder(dir, `${modelFile}.prev`, true).catch(() => null);
+    if (whole) return whole;
+  }
   const realDir = await fs.realpath(dir);
   const parts: Uint8Array[] = [];
   for (const group of groups) {
@@ -219,6 +305,25 @@ async function loadFromFolder(dir: string, modelFile: string, previous = false):
     throw checksumError(dir);
   }
   return { ...artifacts, weightData: weightData.buffer };
+}
+
+/**
+ * Whether a save replaced the weights beside an unstamped `modelFile` without getting to replace
+ * it: a previous pair (`modelFile.prev` and each weight file's `.prev`) lies beside, and a weight
+ * file differs from its `.prev`. (Right after the links are made, before any rename, they are the
+ * same file: the current pair is then intact.)
+ */
+async function replacedBesideUnstamped(dir: string, modelFile: string, paths: string[]): Promise<boolean> {
+  if (paths.length === 0 || !(await exists(nodePath.join(dir, `${modelFile}.prev`)))) return false;
+  for (const p of paths) {
+    const [now, before] = await Promise.all([nodePath.join(dir, p), nodePath.join(dir, `${p}.prev`)].map((f) => fs.stat(f).catch(() => null)));
+    if (!now || !before) return false;
+    if (now.ino === before.ino && now.dev === before.dev) continue;
+    if (now.size !== before.size) return true;
+    const [a, b] = await Promise.all([fs.readFile(nodePath.join(dir, p)), fs.readFile(nodePath.join(dir, `${p}.prev`))]);
+    if (!a.equals(b)) return true;
+  }
+  return false;
 }
 
 function checksumError(dir: string): ModelFormatError {
