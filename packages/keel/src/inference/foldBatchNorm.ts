@@ -18,6 +18,10 @@
  * either: the padding's zeros are added after BN and would not get BN's shift. BNs that cannot
  * fold stay, and the result says which and why.
  *
+ * Batch Renormalization (`renorm`) and Ghost BN (`virtualBatchSize`) layers fold exactly like BN:
+ * both change training only, and their inference is plain BN with movingMean and movingVariance
+ * (renorm's extra buffers, moving_stddev, renorm_mean and renorm_stddev, play no part in it).
+ *
  * Gotcha: a folded model has no BN to train; it is for inference. Fold after
  * `recomputeBatchNormStatistics` if you use it.
  */

@@ -12,6 +12,14 @@
  *
  * Gotcha: this costs one pass over `x` per BN layer (through the layers before it), not one pass.
  *
+ * Batch Renormalization layers (`renorm: true`) get the same moving mean and moving variance, and
+ * their movingStddev is set to sqrt(σ² + ε), the value Keras's renorm derives movingVariance from
+ * (movingVariance = movingStddev² − ε): further training then continues from the recomputed
+ * statistics instead of reverting to the old ones. renormMean and renormStddev are left as they are:
+ * they only steer training (r and d), and replacing them would change the next training steps.
+ * Ghost BN layers (`virtualBatchSize`) get the statistics of all of `x`, as any BN: their inference
+ * is plain BN.
+ *
  * Differs from Keras: Keras has no such function; its moving averages lag the final weights.
  */
 import { Tensor, sameShape } from '../core/tensor.js';
@@ -49,7 +57,8 @@ export interface RecomputedStatistics {
 
 /**
  * Sets every BN layer's moving mean and moving variance to the exact mean and biased variance of
- * its inputs over all of `x` (inference mode upstream). On error, the model is left unchanged.
+ * its inputs over all of `x` (inference mode upstream), and a renorm layer's moving stddev to match.
+ * On error, the model is left unchanged.
  *
  * `x` is a Tensor or nested arrays, batch axis first, as `fit` takes it.
  *
@@ -68,7 +77,7 @@ export async function recomputeBatchNormStatistics(
   const targets = layers.flatMap((l, i) => (l instanceof BatchNormalization ? [i] : []));
   const before = targets.map((i) => {
     const bn = layers[i] as BatchNormalization;
-    return [bn.movingMean.read(), bn.movingVariance.read()];
+    return [bn.movingMean.read(), bn.movingVariance.read(), bn.movingStddev?.read() ?? null] as const;
   });
   const results: RecomputedStatistics[] = [];
   const inputBuffers = new Map<number, Tensor>(); // one per batch length: memory stays flat over N
@@ -89,6 +98,10 @@ export async function recomputeBatchNormStatistics(
       const variance = stats.variance();
       bn.movingMean.write(wrap(toDtype(stats.mean, bn.movingMean.value.dtype), [features]));
       bn.movingVariance.write(wrap(toDtype(variance, bn.movingVariance.value.dtype), [features]));
+      if (bn.movingStddev) {
+        const stddev = variance.map((v) => Math.sqrt(v + bn.epsilon));
+        bn.movingStddev.write(wrap(toDtype(stddev, bn.movingStddev.value.dtype), [features]));
+      }
       results.push({ layer: bn.name, count: stats.count, mean: Float64Array.from(stats.mean), variance });
       await yieldToEventLoop();
     }
@@ -97,6 +110,7 @@ export async function recomputeBatchNormStatistics(
       const bn = layers[i] as BatchNormalization;
       bn.movingMean.write(before[t][0]);
       bn.movingVariance.write(before[t][1]);
+      if (bn.movingStddev && before[t][2]) bn.movingStddev.write(before[t][2]);
     });
     throw e;
   }

@@ -7,7 +7,7 @@ import { ModelFormatError } from '../core/errors.js';
 import * as init from '../initializers/index.js';
 import type { Layer } from './layer.js';
 import { Dense } from './dense.js';
-import { BatchNormalization } from './batchNormalization.js';
+import { BatchNormalization, renormClippingProblem } from './batchNormalization.js';
 import { Activation, Dropout, Flatten } from './simple.js';
 import { boolean, describe, integer, number, positiveInteger, string } from './serializationChecks.js';
 import { initializerFromJSON, initializerToJSON } from './serializationInitializers.js';
@@ -99,6 +99,12 @@ const dense: LayerClassSerializer<Dense> = {
   create: (args) => new Dense(args as never),
 };
 
+/**
+ * Batch Renormalization and Ghost BN are written as tf.keras 2 writes them: `renorm`,
+ * `renorm_clipping` ({rmax, rmin, dmax}, only the bounds given) and `renorm_momentum` only for a renorm
+ * layer, `virtual_batch_size` only when set, so that a plain BN's config stays TF.js's. Keras 3's
+ * `renorm: false, renorm_clipping: null, renorm_momentum: 0.99` read as plain BN.
+ */
 const batchNormalization: LayerClassSerializer<BatchNormalization> = {
   className: 'BatchNormalization',
   layerClass: BatchNormalization,
@@ -111,6 +117,8 @@ const batchNormalization: LayerClassSerializer<BatchNormalization> = {
       moving_mean_initializer: initializerToJSON(keel.moving_mean_initializer),
       moving_variance_initializer: initializerToJSON(keel.moving_variance_initializer),
       beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null,
+      ...(layer.renorm ? { renorm: true, renorm_clipping: { ...layer.renormClipping }, renorm_momentum: layer.renormMomentum } : {}),
+      ...(layer.virtualBatchSize !== null ? { virtual_batch_size: layer.virtualBatchSize } : {}),
     };
   },
   parseConfig(c, at) {
@@ -121,7 +129,23 @@ const batchNormalization: LayerClassSerializer<BatchNormalization> = {
     if (c.epsilon !== undefined) args.epsilon = number(c.epsilon, at('epsilon'));
     if (c.center !== undefined) args.center = boolean(c.center, at('center'));
     if (c.scale !== undefined) args.scale = boolean(c.scale, at('scale'));
-    if (c.renorm === true) throw new ModelFormatError(`${at('renorm')}: batch renormalization is not supported by Keel.`);
+    if (c.renorm !== undefined && c.renorm !== null && boolean(c.renorm, at('renorm'))) {
+      // Keras ignores renorm_clipping and renorm_momentum without renorm; so does Keel.
+      args.renorm = true;
+      if (c.renorm_clipping !== undefined && c.renorm_clipping !== null) {
+        const problem = renormClippingProblem(c.renorm_clipping, at('renorm_clipping'));
+        if (problem) throw new ModelFormatError(problem);
+        args.renormClipping = { ...(c.renorm_clipping as Record<string, unknown>) };
+      }
+      if (c.renorm_momentum !== undefined && c.renorm_momentum !== null) {
+        const rm = number(c.renorm_momentum, at('renorm_momentum'));
+        if (!(rm >= 0 && rm <= 1)) throw new ModelFormatError(`${at('renorm_momentum')}: expected a number in [0, 1], received ${describe(rm)}.`);
+        args.renormMomentum = rm;
+      }
+    }
+    if (c.virtual_batch_size !== undefined && c.virtual_batch_size !== null) {
+      args.virtualBatchSize = positiveInteger(c.virtual_batch_size, at('virtual_batch_size'));
+    }
     args.betaInitializer = initializerFromJSON(c.beta_initializer, at('beta_initializer'), init.zeros());
     args.gammaInitializer = initializerFromJSON(c.gamma_initializer, at('gamma_initializer'), init.ones());
     args.movingMeanInitializer = initializerFromJSON(c.moving_mean_initializer, at('moving_mean_initializer'), init.zeros());
@@ -134,6 +158,10 @@ const batchNormalization: LayerClassSerializer<BatchNormalization> = {
     if (args.scale !== false) weights.push({ name: 'gamma', shape: [features] });
     if (args.center !== false) weights.push({ name: 'beta', shape: [features] });
     weights.push({ name: 'moving_mean', shape: [features] }, { name: 'moving_variance', shape: [features] });
+    // Renorm's buffers, in Keras's order.
+    if (args.renorm === true) {
+      weights.push({ name: 'moving_stddev', shape: [features] }, { name: 'renorm_mean', shape: [features] }, { name: 'renorm_stddev', shape: [features] });
+    }
     return weights;
   },
   outputShape: sameShape,
