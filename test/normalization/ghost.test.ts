@@ -238,3 +238,22 @@ test('virtual_batch_size round-trips through TF.js JSON; hostile values are a Mo
       { name: 'ModelFormatError', message: /layers\[2\]\.config\.virtual_batch_size: expected a positive integer/ }, JSON.stringify(v));
   }
 });
+
+testOnEveryBackend('memory stays flat: repeated training steps reuse the same buffers (ghost and renorm)', () => {
+  const layer = keel.layers.batchNormalization({ virtualBatchSize: 2, renorm: true, renormClipping: { rmax: 2, dmax: 1 } });
+  const x = randomTensor([6, 2, 2, 3], 24);
+  const dy = randomTensor([6, 2, 2, 3], 25);
+  layer.build([2, 2, 3]);
+  const step = () => {
+    const y = layer.forward(x, true);
+    const dx = layer.backward(dy, true)!;
+    layer.commitState();
+    return [y, dx];
+  };
+  const [y1, dx1] = step();
+  for (let i = 0; i < 3; i++) {
+    const [y, dx] = step();
+    assert.equal(y, y1);
+    assert.equal(dx, dx1);
+  }
+});

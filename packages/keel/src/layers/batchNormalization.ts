@@ -375,7 +375,8 @@ export class BatchNormalization extends Layer {
     };
     // Ghost BN: the examples of each virtual batch side by side, so that each is one kernel call.
     const input = groups > 1 ? this.buffer('ghostInput', x.shape, x.dtype) : x;
-    const out = groups > 1 ? this.buffer('ghostOutput', x.shape, x.dtype) : y;
+    // Scratch, free once scattered into y: the backward gathers dy into it.
+    const out = groups > 1 ? this.buffer('ghostWork', x.shape, x.dtype) : y;
     if (groups > 1) regroup(x.values, input.values, x.shape[0] / groups, groups, x.size / x.shape[0], 'gather');
     const affine = { gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon };
     for (let g = 0; g < groups; g++) batchNormTraining(part(input, g, groups), affine, part(out, g, groups), savedPart(saved, g, features));
@@ -463,7 +464,7 @@ export class BatchNormalization extends Layer {
     const dBeta = this.beta?.grad ?? this.buffer('scratchBeta', this.movingMean.shape, x.dtype);
     const examples = x.shape[0] / groups;
     const exampleSize = x.size / x.shape[0];
-    const dyIn = groups > 1 ? this.buffer('ghostDy', x.shape, x.dtype) : dy;
+    const dyIn = groups > 1 ? this.buffer('ghostWork', x.shape, x.dtype) : dy;
     const dxOut = groups > 1 ? this.buffer('ghostDx', x.shape, x.dtype) : dx;
     if (groups > 1) regroup(dy.values, dyIn.values, examples, groups, exampleSize, 'gather');
     // With renorm the kernel runs with γ' = γr and sums Σdy·x̂ and Σdy into scratch, which give dγ, dβ.
