@@ -395,7 +395,8 @@ export class BatchNormalization extends Layer {
     }
     let renormGamma: Tensor | null = null;
     if (this.renorm) {
-      // y = γ·(x̂·r + d) + β = (γr)·x̂ + (γd + β): BN with the batch's statistics and another affine.
+      // y = γ·(x̂·r + d) + β = (γr)·x̂ + (γd + β): BN with the batch's statistics and another affine,
+      // over the output of the training kernel (called above for the statistics r and d need).
       this.renormCorrection(mean, variance, this.r, this.d);
       renormGamma = this.buffer('renormGamma', [features], x.dtype);
       const renormBeta = this.buffer('renormBeta', [features], x.dtype);
