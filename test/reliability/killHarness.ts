@@ -195,16 +195,14 @@ export async function runKills(options: RunOptions): Promise<Tally> {
       await child.waitFor(/^ready$/, START_TIMEOUT_MS);
       pending = i + 1 < kills ? startChild(launch, mode, dir, seed * 1000 + i + 1, stretchMs) : (undefined as unknown as Child);
       child.process.stdin!.write('go\n');
-      if (current === undefined) {
-        // The first save of all, before any kill: the folder's starting model.
-        current = (await child.waitFor(/^done /, START_TIMEOUT_MS)).slice(5);
-      }
+      // The first save of all completes before any kill: the folder's starting model.
+      if (current === undefined) await child.waitFor(/^done /, START_TIMEOUT_MS);
       const delay = next() * windowMs;
-      const sent = child.lines.length;
       await new Promise((r) => setTimeout(r, delay));
       child.process.kill(signal);
       const exit = await bounded(child.exited, EXIT_TIMEOUT_MS, `the child after ${signal}`);
-      const r = await judge(child.lines.slice(sent), current, dir, exit, signal, mode);
+      // Every line since `ready` (lines arrive in batches: a few may have come since the wait above).
+      const r = await judge(child.lines.slice(child.lines.indexOf('ready') + 1), current ?? '(none yet)', dir, exit, signal, mode);
       // The temporary files left by the previous kill are gone once this child completed a save.
       if (r.saves > 0) {
         const still = lastLeftovers.filter((n) => r.leftovers.includes(n));
