@@ -140,6 +140,34 @@ export interface Backend {
     epsilon: number, rows: number, cols: number, y: FloatArray,
   ): void;
 
+  // ---- per-sample normalization: group normalization, and layer normalization as its G = 1 case ----
+
+  /**
+   * Group normalization of `batch` samples, each a positions×channels matrix (row-major: the
+   * channels of one position are adjacent), its channels split into `groups` groups of
+   * channels/groups consecutive channels. Per sample n and group g, over its m = positions·channels/groups values:
+   * mean = Σx/m, variance = Σ(x − mean)²/m (biased), invStd = 1/sqrt(variance + epsilon), and
+   * y = gamma[c]·(x − mean)·invStd + beta[c]. Writes y, and mean and invStd (batch·groups values,
+   * sample-major). Layer normalization over the last D values of each row is positions = 1,
+   * channels = D, groups = 1.
+   */
+  groupNorm(
+    x: FloatArray, gamma: FloatArray, beta: FloatArray, epsilon: number,
+    batch: number, positions: number, channels: number, groups: number,
+    y: FloatArray, mean: FloatArray, invStd: FloatArray,
+  ): void;
+
+  /**
+   * The exact backward of `groupNorm`, with x̂ = (x − mean)·invStd and, per sample and group,
+   * ĝ = dy·gamma[c]: dx = invStd/m · (m·ĝ − Σĝ − x̂·Σĝ·x̂) (the statistics depend on every value of
+   * the group); dgamma[c] += Σ dy·x̂ and dbeta[c] += Σ dy over samples and positions (accumulated).
+   */
+  groupNormGrad(
+    x: FloatArray, dy: FloatArray, gamma: FloatArray, mean: FloatArray, invStd: FloatArray,
+    batch: number, positions: number, channels: number, groups: number,
+    dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+  ): void;
+
   // ---- convolutions and pooling over NHWC images (geometry in convGeometry.ts) ----------------
 
   /** cols[row, (fh·fw + fw)·C + c] = x[n, ih, iw, c], zeros outside the image; one row per output position. */

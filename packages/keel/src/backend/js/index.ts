@@ -6,6 +6,7 @@ import type { Backend, UnaryKind } from '../backend.js';
 import type { DType, FloatArray } from '../../core/tensor.js';
 import { gemm } from './gemm.js';
 import * as conv from './conv.js';
+import * as normalization from './normalization.js';
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
@@ -17,6 +18,7 @@ export function createJsBackend(): Backend {
     release: () => {},
     gemm,
     ...conv,
+    ...normalization,
     addBias(x, bias, rows, cols) {
       for (let r = 0; r < rows; r++) {
         const o = r * cols;

@@ -16,6 +16,14 @@ import { createWebKernelPool } from './web-pool.js';
 
 export { wasmSupported };
 
+/** The normalization kernels' exports (assembly/normalization.as); pointers and sizes as in KernelExports. */
+interface NormalizationKernelExports {
+  groupNorm(x: number, gamma: number, beta: number, epsilon: number, batch: number, positions: number, channels: number,
+    groups: number, y: number, mean: number, invStd: number, scratch: number): void;
+  groupNormGrad(x: number, dy: number, gamma: number, mean: number, invStd: number, batch: number, positions: number,
+    channels: number, groups: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
+}
+
 /** How a kernel uses an argument: read it, write it, or both. */
 type Use = 'in' | 'out' | 'inout';
 
@@ -146,7 +154,7 @@ export type WasmBackend = Backend & {
 /** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
   const kernels = loadKernels(undefined, options.relaxedSimd ?? true);
-  const k: KernelExports = kernels.exports;
+  const k = kernels.exports as KernelExports & NormalizationKernelExports;
   const heap = new WasmHeap(kernels, options);
   const js = createJsBackend();
   const call = new Call(heap);
@@ -523,6 +531,42 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       let part = 0;
       byRows(rows, cols, 'batchNormInfer', k.batchNormInfer,
         (o, r) => [px + o, pm, pv, pg, pb, epsilon, r, cols, py + o, s + 8 * cols * part++]);
+      call.finish();
+    },
+
+    // Per-sample normalization (assembly/normalization.as), on this thread: samples are independent,
+    // but the thread pool runs only the kernels threads.ts lists.
+    groupNorm(x, gamma, beta, epsilon, batch, positions, channels, groups, y, mean, invStd) {
+      if (!allFloat32(x, gamma, beta, y, mean, invStd)) {
+        return js.groupNorm(x, gamma, beta, epsilon, batch, positions, channels, groups, y, mean, invStd);
+      }
+      const s = scratch(3 * channels);
+      const n = batch * positions * channels;
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const pg = call.ptr(gamma as Float32Array, channels, 'in');
+      const pb = call.ptr(beta as Float32Array, channels, 'in');
+      const py = call.ptr(y as Float32Array, n, 'out');
+      const pm = call.ptr(mean as Float32Array, batch * groups, 'out');
+      const pi = call.ptr(invStd as Float32Array, batch * groups, 'out');
+      k.groupNorm(px, pg, pb, epsilon, batch, positions, channels, groups, py, pm, pi, s);
+      call.finish();
+    },
+
+    groupNormGrad(x, dy, gamma, mean, invStd, batch, positions, channels, groups, dx, dgamma, dbeta) {
+      if (!allFloat32(x, dy, gamma, mean, invStd, dx, dgamma, dbeta)) {
+        return js.groupNormGrad(x, dy, gamma, mean, invStd, batch, positions, channels, groups, dx, dgamma, dbeta);
+      }
+      const s = scratch(4 * channels);
+      const n = batch * positions * channels;
+      const px = call.ptr(x as Float32Array, n, 'in');
+      const pdy = call.ptr(dy as Float32Array, n, 'in');
+      const pg = call.ptr(gamma as Float32Array, channels, 'in');
+      const pm = call.ptr(mean as Float32Array, batch * groups, 'in');
+      const pi = call.ptr(invStd as Float32Array, batch * groups, 'in');
+      const pdx = call.ptr(dx as Float32Array, n, 'out');
+      const pdg = call.ptr(dgamma as Float32Array, channels, 'inout');
+      const pdb = call.ptr(dbeta as Float32Array, channels, 'inout');
+      k.groupNormGrad(px, pdy, pg, pm, pi, batch, positions, channels, groups, pdx, pdg, pdb, s);
       call.finish();
     },
 
