@@ -10,6 +10,8 @@ import {
   type GlobalPooling2DLayerArgs, type Pooling2DLayerArgs,
 } from './pooling.js';
 import { Reshape, type ReshapeLayerArgs } from './reshape.js';
+import { LayerNormalization, type LayerNormalizationLayerArgs } from './layerNormalization.js';
+import { GroupNormalization, type GroupNormalizationLayerArgs } from './groupNormalization.js';
 
 export const dense = (args: DenseLayerArgs): Dense => new Dense(args);
 export const batchNormalization = (args?: BatchNormalizationLayerArgs): BatchNormalization => new BatchNormalization(args);
@@ -23,6 +25,8 @@ export const averagePooling2d = (args?: Pooling2DLayerArgs): AveragePooling2D =>
 export const globalAveragePooling2d = (args?: GlobalPooling2DLayerArgs): GlobalAveragePooling2D => new GlobalAveragePooling2D(args);
 export const globalMaxPooling2d = (args?: GlobalPooling2DLayerArgs): GlobalMaxPooling2D => new GlobalMaxPooling2D(args);
 export const reshape = (args: ReshapeLayerArgs): Reshape => new Reshape(args);
+export const layerNormalization = (args?: LayerNormalizationLayerArgs): LayerNormalization => new LayerNormalization(args);
+export const groupNormalization = (args?: GroupNormalizationLayerArgs): GroupNormalization => new GroupNormalization(args);
 
 export { Layer, type LayerArgs } from './layer.js';
 export { LayerVariable } from './variable.js';
@@ -30,6 +34,8 @@ export { Dense, BatchNormalization, Activation, Dropout, Flatten };
 export type { DenseLayerArgs, BatchNormalizationLayerArgs, ActivationLayerArgs, DropoutLayerArgs };
 export { Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape };
 export type { Conv2DLayerArgs, DepthwiseConv2DLayerArgs, Pooling2DLayerArgs, GlobalPooling2DLayerArgs, ReshapeLayerArgs };
+export { LayerNormalization, GroupNormalization };
+export type { LayerNormalizationLayerArgs, GroupNormalizationLayerArgs };
 export {
   registerLayerClass, registeredLayerClasses, layerToJSON, layerFromJSON,
   type LayerClassSerializer, type LayerJSON, type LayerPlan, type WeightShape,

@@ -17,6 +17,7 @@ import type { Layer } from './layer.js';
 import { batchShape, boolean, describe, object, parseDtype, string } from './serializationChecks.js';
 import { BUILT_IN_LAYER_CLASSES, type LayerClassSerializer, type LayerPlan, type WeightShape } from './serializationClasses.js';
 import { IMAGE_LAYER_CLASSES } from './serializationConv.js';
+import { NORMALIZATION_LAYER_CLASSES } from './serializationNormalization.js';
 
 export type { LayerClassSerializer, LayerPlan, WeightShape } from './serializationClasses.js';
 
@@ -27,7 +28,7 @@ export interface LayerJSON {
 }
 
 const registry = new Map<string, LayerClassSerializer>(
-  [...BUILT_IN_LAYER_CLASSES, ...IMAGE_LAYER_CLASSES].map((entry) => [entry.className, entry]),
+  [...BUILT_IN_LAYER_CLASSES, ...IMAGE_LAYER_CLASSES, ...NORMALIZATION_LAYER_CLASSES].map((entry) => [entry.className, entry]),
 );
 
 const ENTRY_METHODS = ['writeConfig', 'parseConfig', 'weights', 'outputShape', 'create'] as const;

@@ -1,0 +1,238 @@
+/**
+ * GroupNormalization: splits the channels (last axis) into groups and normalizes each sample's
+ * groups with their own mean and variance, then scales by γ and shifts by β, per channel.
+ *
+ *   per sample and group, over its positions × channels-in-group values (H·W·C/G on NHWC images):
+ *   μ = mean(x), σ² = mean((x − μ)²)   (biased variance)
+ *   y = γ[c]·(x − μ)/sqrt(σ² + ε) + β[c]
+ *
+ * groups: -1 means one group per channel (Instance Normalization); groups: 1 normalizes all of a
+ * sample's channels together (as LayerNormalization over [H, W, C], but with γ and β per channel).
+ * Defaults, as Keras 3: groups 32, axis -1, epsilon 1e-3, center and scale true, β zeros, γ ones.
+ * Shapes: input [batch, C] (Dense features), [batch, H, W, C] (NHWC images) or any
+ * [batch, ..., C]; the output has the same shape; γ and β are [C] (2·C parameters, as Keras counts).
+ * C must be divisible by the number of groups.
+ *
+ * Gotcha: there are no moving statistics, so training and inference compute the same thing.
+ * `{training: true}` changes nothing, a batch of 1 works, one sample's output never depends on the
+ * rest of its batch, and `trainable = false` only freezes γ and β. Keras's default of 32 groups
+ * fails on layers with fewer than 32 channels, or a channel count 32 does not divide: choose groups.
+ *
+ * Differs from Keras: only the last axis (channels_last) holds the channels (axis -1, or rank − 1).
+ * Differs from Keras: a group holding a single value (groups -1 on Dense features, or 1×1 images)
+ *   is refused, since its normalized value is 0 and the output would be β whatever the input.
+ * Differs from Keras: getConfig keeps groups -1 as given; Keras writes the channel count once built.
+ * Not in TF.js: TF.js has no GroupNormalization and cannot load a model containing one; Keel saves
+ *   and loads it in the TF.js Layers format under class_name 'GroupNormalization', Keras's keys.
+ */
+import type { Tensor } from '../core/tensor.js';
+import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
+import { Layer, type LayerArgs } from './layer.js';
+import type { LayerVariable } from './variable.js';
+import { getInitializer, type Initializer, type InitializerIdentifier } from '../initializers/index.js';
+import { groupNorm, groupNormGrad, type GroupNormLayout, type NormalizationSaved } from '../ops/normalization.js';
+import { fill } from '../ops/tensor.js';
+
+export interface GroupNormalizationLayerArgs extends LayerArgs {
+  /** Number of groups the channels are split into, dividing their count; -1 for one per channel (Instance Normalization). Default 32. */
+  groups?: number;
+  /** The channels axis. Only the last axis (-1, the default) is supported. */
+  axis?: number;
+  /** Added to the variance inside the square root, > 0. Default 1e-3. */
+  epsilon?: number;
+  /** Learn a shift β (default true). */
+  center?: boolean;
+  /** Learn a scale γ (default true). */
+  scale?: boolean;
+  betaInitializer?: InitializerIdentifier | string;
+  gammaInitializer?: InitializerIdentifier | string;
+}
+
+const KEYS = ['groups', 'axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer'];
+
+/** Throws a ValueError unless `groups` is a positive integer or -1. */
+export function checkGroups(groups: unknown, where: string): void {
+  if (!Number.isSafeInteger(groups) || ((groups as number) < 1 && groups !== -1)) {
+    throw new ValueError(
+      `${where}: expected groups to be a positive integer (the channels must divide into that many groups) or -1 ` +
+        `(one group per channel, Instance Normalization), received ${describeValue(groups)}.`,
+    );
+  }
+}
+
+/** Up to `max` divisors of n, smallest first. */
+function divisors(n: number, max = 12): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n && out.length < max; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/**
+ * Positions, channels and the resolved number of groups for inputs of `inputShape` (batch
+ * excluded). Throws (ValueError for the axis, ShapeError for the channels) unless the channels
+ * divide into the groups and each group holds more than one value. Allocates nothing: the layer
+ * calls it before building, and the registry to check a file.
+ */
+export function groupNormGeometry(
+  groups: number, axis: number, inputShape: readonly number[], where: string,
+): Omit<GroupNormLayout, 'batch'> {
+  const rank = inputShape.length + 1; // with the batch axis
+  const shape = formatShape([null as unknown as number, ...inputShape]);
+  if (axis !== -1 && axis !== rank - 1) {
+    throw new ValueError(
+      `${where}: only the last axis can hold the channels (axis -1 or ${rank - 1} for inputs of rank ${rank}), ` +
+        `received axis ${describeValue(axis)}. Transpose your data so that channels come last.`,
+    );
+  }
+  const channels = inputShape[inputShape.length - 1];
+  const positions = inputShape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const resolved = groups === -1 ? channels : groups;
+  const fix = `Use a number of groups that divides ${channels} (${divisors(channels).join(', ')}${divisors(channels, 13).length > 12 ? ', ...' : ''}), ` +
+    `or groups -1 for one group per channel (Instance Normalization).`;
+  if (resolved > channels) {
+    throw new ShapeError(
+      `${where}: expected at most ${channels} groups (one per channel) for input ${shape}, whose last axis has ${channels} channels; ` +
+        `received groups ${groups}. ${fix}`,
+    );
+  }
+  if (channels % resolved !== 0) {
+    throw new ShapeError(
+      `${where}: expected the ${channels} channels of input ${shape} to split into ${resolved} equal groups, received groups ${groups}, ` +
+        `which does not divide ${channels}. ${fix}`,
+    );
+  }
+  if (positions * (channels / resolved) === 1) {
+    throw new ShapeError(
+      `${where}: each of the ${resolved} groups of input ${shape} would hold a single value (1 channel at 1 position), whose ` +
+        `normalized value is 0, so the output would be β whatever the input; received groups ${groups}. Use fewer groups ` +
+        `(groups 1 normalizes the ${channels} channels together), or a layer that normalizes across the batch (batchNormalization).`,
+    );
+  }
+  return { positions, channels, groups: resolved };
+}
+
+export class GroupNormalization extends Layer {
+  /** As given: -1 stays -1 (one group per channel). */
+  readonly groups: number;
+  readonly axis: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  private readonly initializers: Record<'beta' | 'gamma', Initializer>;
+  gamma: LayerVariable | null = null;
+  beta: LayerVariable | null = null;
+  private fixedGamma: Tensor | null = null;
+  private fixedBeta: Tensor | null = null;
+  private geometry: Omit<GroupNormLayout, 'batch'> | null = null;
+  private layout: GroupNormLayout | null = null;
+  private saved: NormalizationSaved | null = null;
+  private lastInput: Tensor | null = null;
+
+  constructor(args: GroupNormalizationLayerArgs = {}) {
+    super(args, 'GroupNormalization', KEYS);
+    const {
+      groups = 32, axis = -1, epsilon = 1e-3, center = true, scale = true, betaInitializer = 'zeros', gammaInitializer = 'ones',
+    } = args;
+    checkGroups(groups, 'GroupNormalization');
+    if (!Number.isInteger(axis)) {
+      throw new ValueError(`GroupNormalization: expected an integer axis (-1, the channels), received ${describeValue(axis)}.`);
+    }
+    if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {
+      throw new ValueError(`GroupNormalization: expected epsilon > 0 (default 1e-3), received ${describeValue(epsilon)}.`);
+    }
+    if (typeof center !== 'boolean' || typeof scale !== 'boolean') {
+      throw new ValueError(`GroupNormalization: expected center and scale to be true or false, received ${describeValue(typeof center !== 'boolean' ? center : scale)}.`);
+    }
+    this.groups = groups;
+    this.axis = axis;
+    this.epsilon = epsilon;
+    this.center = center;
+    this.scale = scale;
+    this.initializers = { beta: getInitializer(betaInitializer), gamma: getInitializer(gammaInitializer) };
+  }
+
+  getClassName(): string {
+    return 'GroupNormalization';
+  }
+
+  /** @internal */
+  get betaInitializer(): Initializer {
+    return this.initializers.beta;
+  }
+
+  /** @internal */
+  get gammaInitializer(): Initializer {
+    return this.initializers.gamma;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    const init = (i: Initializer) => ({ class_name: i.getClassName(), config: i.getConfig() });
+    return {
+      ...super.getConfig(),
+      groups: this.groups, axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
+      beta_initializer: init(this.initializers.beta),
+      gamma_initializer: init(this.initializers.gamma),
+    };
+  }
+
+  computeOutputShape(inputShape: readonly number[]): number[] {
+    return [...inputShape];
+  }
+
+  override build(inputShape: readonly number[]): void {
+    // Every check before anything is allocated or marked built: a refused layer leaves its model as it was.
+    const geometry = groupNormGeometry(this.groups, this.axis, inputShape, `GroupNormalization '${this.name}'`);
+    super.build(inputShape);
+    this.geometry = geometry;
+    const channels = [geometry.channels];
+    const init = (i: Initializer) => i.apply(channels, this.dtype);
+    if (this.scale) this.gamma = this.addWeight('gamma', init(this.initializers.gamma), 'parameter');
+    else this.fixedGamma = fill(channels, 1, this.dtype);
+    if (this.center) this.beta = this.addWeight('beta', init(this.initializers.beta), 'parameter');
+    else this.fixedBeta = fill(channels, 0, this.dtype);
+  }
+
+  /** The number of groups the channels are split into (-1 resolved to the channel count), once built. */
+  get resolvedGroups(): number {
+    return this.geometry?.groups ?? this.groups;
+  }
+
+  private get gammaValue(): Tensor {
+    return this.gamma?.value ?? this.fixedGamma!;
+  }
+
+  private get betaValue(): Tensor {
+    return this.beta?.value ?? this.fixedBeta!;
+  }
+
+  /** The same in training and inference: each sample's own statistics. */
+  forward(x: Tensor, _training: boolean): Tensor {
+    const g = this.geometry!;
+    const batch = x.shape[0];
+    if (this.layout?.batch !== batch) this.layout = { batch, ...g };
+    const y = this.buffer('out', x.shape, x.dtype);
+    this.saved = {
+      mean: this.buffer('mean', [batch, g.groups], x.dtype),
+      invStd: this.buffer('invStd', [batch, g.groups], x.dtype),
+    };
+    groupNorm(x, { gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon }, this.layout, y, this.saved);
+    this.lastInput = x;
+    return y;
+  }
+
+  backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
+    if (!this.trainable && !needInputGrad) return null;
+    const x = this.lastInput!;
+    const dx = this.buffer('dx', x.shape, x.dtype);
+    const channels = [this.geometry!.channels];
+    const scratch = (key: string) => {
+      const t = this.buffer(key, channels, x.dtype);
+      t.values.fill(0);
+      return t;
+    };
+    const dGamma = this.trainable && this.gamma ? this.gamma.grad! : scratch('scratchGamma');
+    const dBeta = this.trainable && this.beta ? this.beta.grad! : scratch('scratchBeta');
+    groupNormGrad(x, dy, this.gammaValue, this.layout!, this.saved!, { dx, dGamma, dBeta });
+    return needInputGrad ? dx : null;
+  }
+}
