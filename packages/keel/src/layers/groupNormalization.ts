@@ -1,7 +1,8 @@
 /**
- * GroupNormalization: splits the channels (last axis) into groups and normalizes each sample's
- * groups with their own mean and variance, then scales by γ and shifts by β, per channel.
+ * GroupNormalization: normalizes each sample's groups of channels with their own mean and variance.
  *
+ * The channels (last axis) are split into groups of consecutive channels; then it scales by γ and
+ * shifts by β, one of each per channel:
  *   per sample and group, over its positions × channels-in-group values (H·W·C/G on NHWC images):
  *   μ = mean(x), σ² = mean((x − μ)²)   (biased variance)
  *   y = γ[c]·(x − μ)/sqrt(σ² + ε) + β[c]
@@ -22,6 +23,7 @@
  * Differs from Keras: a group holding a single value (groups -1 on Dense features, or 1×1 images)
  *   is refused, since its normalized value is 0 and the output would be β whatever the input.
  * Differs from Keras: getConfig keeps groups -1 as given; Keras writes the channel count once built.
+ * Differs from Keras: float64 layers compute in float64; Keras 3 normalizes in float32 even then.
  * Not in TF.js: TF.js has no GroupNormalization and cannot load a model containing one; Keel saves
  *   and loads it in the TF.js Layers format under class_name 'GroupNormalization', Keras's keys.
  */

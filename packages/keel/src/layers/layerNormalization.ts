@@ -1,7 +1,7 @@
 /**
- * LayerNormalization: normalizes each sample over its last axis (or last few axes) with the sample's
- * own mean and variance, then scales by γ and shifts by β.
+ * LayerNormalization: normalizes each sample over its last axes with its own mean and variance.
  *
+ * Then it scales by γ and shifts by β, one of each per normalized value:
  *   μ = mean(x), σ² = mean((x − μ)²)   over the normalized axes of one sample (biased variance)
  *   y = γ·(x − μ)/sqrt(σ² + ε) + β     (ε inside the square root)
  *
@@ -21,6 +21,7 @@
  * Differs from TF.js: normalizing one value per sample (a last axis of size 1) is refused, since
  *   its normalized value is 0 and the output would be β whatever the input.
  * Differs from TF.js: getConfig keeps axis as given (-1); TF.js writes the resolved list ([1]). Both read either.
+ * Differs from TF.js: training with center or scale false works; TF.js 4.22's gradient throws there.
  */
 import type { Tensor } from '../core/tensor.js';
 import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
