@@ -12,6 +12,14 @@
  *   [Conv2D(64, 3×3, same, no bias) → BN → act] ×2 → MaxPool(2) → Flatten → Dense(128, no bias)
  *   → BN → act → Dense(10, softmax): 468,778 parameters, 640 of them BN's moving statistics.
  * - `cnn-plain`: the same without BN, each convolution and the Dense with a bias and the activation.
+ *
+ * `norm` replaces every BN of `seed`, `seed-before` and `cnn` by another normalization (issue of
+ * small and non-i.i.d. batches): 'batch' (BN, the default), 'renorm' (Batch Renormalization with
+ * the paper's final clipping rmax 3, dmax 5), 'ghost' (Ghost BN, `virtualBatchSize` rows per
+ * sub-batch, default 16), 'group' (Group Normalization with the largest group count ≤ 32 that divides
+ * the width: 28 groups of 784 inputs, 30 of 300, 25 of 100, 32 of 32, 64 or 128 channels), 'layer'
+ * (Layer Normalization) or 'none' (the layer is left out; the layer before it gets its bias and
+ * activation back, so `seed` with 'none' is `plain`).
  */
 import { ValueError, describeValue } from '../core/errors.js';
 import * as layers from '../layers/index.js';
@@ -21,6 +29,10 @@ import { Sequential } from './sequential.js';
 
 export const MODEL_NAMES = ['seed', 'seed-before', 'plain', 'cnn', 'cnn-plain'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
+
+/** What `norm` may name (see the module comment). */
+export const NORMALIZATIONS = ['batch', 'renorm', 'ghost', 'group', 'layer', 'none'] as const;
+export type Normalization = (typeof NORMALIZATIONS)[number];
 
 export interface ZooModelArgs {
   /** Activation of the hidden layers. Default 'relu' (as in the chapter's notebook). */
@@ -33,28 +45,66 @@ export interface ZooModelArgs {
   hiddenUnits?: number[];
   /** Number of classes (softmax outputs). Default 10. */
   classes?: number;
+  /** The normalization in place of each BN of `seed`, `seed-before` and `cnn`. Default 'batch'. */
+  norm?: Normalization;
+  /** Rows per sub-batch of `norm: 'ghost'`; must divide the training batch size. Default 16. */
+  virtualBatchSize?: number;
+}
+
+/** The largest divisor of `width` that is at most 32 (Keras's default group count). */
+export function groupsFor(width: number): number {
+  for (let g = Math.min(32, width); g > 1; g--) if (width % g === 0) return g;
+  return 1;
+}
+
+/** A normalization layer of the kind `norm` over `width` features, or null for 'none'. */
+function normalizationLayer(norm: Normalization, width: number, virtualBatchSize: number): Layer | null {
+  switch (norm) {
+    case 'batch': return layers.batchNormalization();
+    case 'renorm': return layers.batchNormalization({ renorm: true, renormClipping: { rmax: 3, rmin: 1 / 3, dmax: 5 } });
+    case 'ghost': return layers.batchNormalization({ virtualBatchSize });
+    case 'group': return layers.groupNormalization({ groups: groupsFor(width) });
+    case 'layer': return layers.layerNormalization();
+    case 'none': return null;
+  }
 }
 
 /** Builds one of `MODEL_NAMES` (uncompiled). */
 export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): Sequential {
   const {
     activation = 'relu', kernelInitializer = 'glorotUniform', inputShape = [28, 28], hiddenUnits = [300, 100], classes = 10,
+    norm = 'batch', virtualBatchSize = 16,
   } = args;
-  if (name === 'cnn' || name === 'cnn-plain') return buildCnn(name === 'cnn', { activation, kernelInitializer, inputShape, classes });
+  if (!(NORMALIZATIONS as readonly string[]).includes(norm)) {
+    throw new ValueError(`buildModel: unknown norm ${describeValue(norm)}. Expected one of: ${NORMALIZATIONS.join(', ')}.`);
+  }
+  if (norm !== 'batch' && (name === 'plain' || name === 'cnn-plain')) {
+    throw new ValueError(`buildModel: model ${name} has no normalization to replace, received norm ${describeValue(norm)}; use seed, seed-before or cnn.`);
+  }
+  const normalize = (width: number): Layer[] => {
+    const layer = normalizationLayer(norm, width, virtualBatchSize);
+    return layer ? [layer] : [];
+  };
+  if (name === 'cnn' || name === 'cnn-plain') {
+    return buildCnn(name === 'cnn' ? normalize : null, { activation, kernelInitializer, inputShape, classes });
+  }
   const stack: Layer[] = [layers.flatten({ inputShape })];
+  const inputWidth = inputShape.reduce((a, b) => a * b, 1);
   switch (name) {
     case 'seed':
-      stack.push(layers.batchNormalization());
+      stack.push(...normalize(inputWidth));
       for (const units of hiddenUnits) {
-        stack.push(layers.dense({ units, activation, kernelInitializer }), layers.batchNormalization());
+        stack.push(layers.dense({ units, activation, kernelInitializer }), ...normalize(units));
       }
       break;
     case 'seed-before':
-      stack.push(layers.batchNormalization());
+      stack.push(...normalize(inputWidth));
       for (const units of hiddenUnits) {
+        // Before a normalization with a shift β, a bias is redundant; without one it comes back.
+        const norms = normalize(units);
         stack.push(
-          layers.dense({ units, useBias: false, kernelInitializer }),
-          layers.batchNormalization(),
+          norms.length ? layers.dense({ units, useBias: false, kernelInitializer }) : layers.dense({ units, kernelInitializer }),
+          ...norms,
           layers.activation({ activation }),
         );
       }
@@ -69,9 +119,12 @@ export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): S
   return new Sequential({ layers: stack });
 }
 
-/** The `cnn` (with BN) and `cnn-plain` models: convolutions of 32, 32, 64, 64 filters, then Dense(128). */
+/**
+ * The `cnn` (normalized by `normalize`, BN by default) and `cnn-plain` (`normalize` null) models:
+ * convolutions of 32, 32, 64, 64 filters, then Dense(128).
+ */
 function buildCnn(
-  withBatchNorm: boolean,
+  normalize: ((width: number) => Layer[]) | null,
   args: { activation: string; kernelInitializer: string | Initializer; inputShape: number[]; classes: number },
 ): Sequential {
   const { activation, kernelInitializer, inputShape, classes } = args;
@@ -79,18 +132,20 @@ function buildCnn(
   // Grey images [h, w] get a channels axis; images that have one already are taken as they are.
   if (inputShape.length === 2) stack.push(layers.reshape({ targetShape: [...inputShape, 1], inputShape }));
   const first = inputShape.length === 2 ? {} : { inputShape };
-  // Before a BN, a bias is redundant (BN's β replaces it) and the activation comes after the BN.
-  const block = (units: Layer): Layer[] =>
-    withBatchNorm ? [units, layers.batchNormalization(), layers.activation({ activation })] : [units];
-  const conv = (filters: number) => block(layers.conv2d({
+  // Before a normalization, a bias is redundant (its β replaces it) and the activation comes after it.
+  const block = (width: number, make: (normalized: boolean) => Layer): Layer[] => {
+    const norms = normalize ? normalize(width) : [];
+    return norms.length ? [make(true), ...norms, layers.activation({ activation })] : [make(false)];
+  };
+  const conv = (filters: number) => block(filters, (normalized) => layers.conv2d({
     filters, kernelSize: 3, padding: 'same', kernelInitializer,
-    ...(withBatchNorm ? { useBias: false } : { activation }),
+    ...(normalized ? { useBias: false } : { activation }),
     ...(stack.length === 0 ? first : {}),
   }));
   stack.push(...conv(32), ...conv(32), layers.maxPooling2d({ poolSize: 2 }));
   stack.push(...conv(64), ...conv(64), layers.maxPooling2d({ poolSize: 2 }));
   stack.push(layers.flatten());
-  stack.push(...block(layers.dense({ units: 128, kernelInitializer, ...(withBatchNorm ? { useBias: false } : { activation }) })));
+  stack.push(...block(128, (normalized) => layers.dense({ units: 128, kernelInitializer, ...(normalized ? { useBias: false } : { activation }) })));
   stack.push(layers.dense({ units: classes, activation: 'softmax', kernelInitializer }));
   return new Sequential({ layers: stack });
 }
