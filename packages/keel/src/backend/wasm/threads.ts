@@ -18,6 +18,14 @@
  * The calling thread never sleeps (Atomics.wait is forbidden on a browser's main thread): it spins
  * while workers finish, which takes microseconds since a job is split evenly.
  *
+ * A worker that dies says so in shared memory, where the spinning caller sees it at once: [3]
+ * holds 1 + the index of the first worker that died (0 while all live), and the block it held is
+ * marked ABANDONED (claimed, its kernel not started: the caller runs it, with the same result) or
+ * FAILED (its kernel threw midway: the output is unknown, the call fails with a ThreadPoolError).
+ * From then on the pool runs every block on the calling thread. A thread killed without a word
+ * (terminate(), mid-kernel) is caught by the wait's time limit, and on Node by the worker's exit
+ * event at the next event-loop turn. Slot 0 of each worker's record is a fault to inject (tests).
+ *
  * A worker says it listens by bumping [1] itself, and `run` reads that count before each job, so
  * a worker takes jobs from the moment it is up; its message (`started`) only informs whoever awaits
  * it. A message is delivered when the calling thread's event loop turns, which a synchronous loop
@@ -26,6 +34,9 @@
  * 21,800 samples/s, against 33,100 with the count; medians of 3 runs of each, interleaved).
  */
 
+import { KeelError } from '../../core/errors.js';
+
+export const FAULT = 0;
 export const CLAIM = 14;
 export const KERNEL = 15;
 /** The kernels a pool runs, by index; each takes at most 13 arguments. */
@@ -48,6 +59,23 @@ export const NO_BLOCK = 0;
 export const FREE = 1;
 export const RUNNING = 2;
 export const DONE = 3;
+/** The worker's kernel threw while it ran this block: its output is unknown. */
+export const FAILED = 4;
+/** The worker claimed this block and died before its kernel started: the block is untouched. */
+export const ABANDONED = 5;
+/** Control word: 0 while every worker lives, else 1 + the index of the first that died. */
+export const BROKEN = 3;
+
+/** Faults a test can make a worker suffer on its next block (see KernelPool.injectFault). */
+export const FAULTS = ['throw-before', 'throw-after', 'exit', 'hang', 'exit-idle', 'terminate'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/**
+ * The thread pool failed in a way that loses the result of the call under way: a worker's kernel
+ * threw midway, or a worker did not finish its part in time (stuck, or killed mid-kernel). The
+ * pool is shut down; kernels run on the calling thread from then on.
+ */
+export class ThreadPoolError extends KeelError {}
 export const JOB_SLOTS = 16;
 export const CONTROL_HEADER = 4;
 
@@ -67,10 +95,21 @@ export interface KernelPool {
    * all are done. Until every worker listens, every block runs on the calling thread, in order.
    * Each block is an argument list (pointers as byte offsets). With `steal` false the calling
    * thread never takes a listening worker's block, however late the worker (for tests).
-   * Throws when a worker has not finished its block after TIMEOUT_MS; the pool must not be used
-   * after a throw (a late worker may still be writing).
+   * A block whose worker died before starting it runs here (same result); once a worker has died,
+   * every block runs here. Throws a ThreadPoolError when a worker's kernel threw midway, or when a
+   * worker has not finished its block after the pool's time limit (TIMEOUT_MS by default); the pool
+   * is shut down then (its workers are terminated: a late one must not write into the memory).
    */
   run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void, steal?: boolean): void;
+  /** Why the pool stopped using its workers, once it has (a worker died or was stuck); else undefined. */
+  readonly failure: string | undefined;
+  /**
+   * For tests: makes worker `index` suffer `fault` ('throw-before': throw on claiming its next
+   * block; 'throw-after': throw after running it, before saying it is done; 'exit': exit the thread
+   * there (Node); 'hang': stop there for good, without a word; 'exit-idle': exit while
+   * idle; 'terminate': the thread is terminated from outside, at once). @internal
+   */
+  injectFault(index: number, fault: Fault): void;
 }
 
 /** What a worker receives: the kernels, their memory, the control block and its own index. */
@@ -86,13 +125,16 @@ export const SPIN_MS = 2;
 
 /**
  * How long the calling thread waits for a worker's block before giving up on the pool. Blocks are
- * halves of one kernel, so a worker that needs this much longer than the calling thread is stuck
- * (or its thread died: the calling thread spins synchronously and cannot hear about it).
+ * halves of one kernel, so a worker that needs this much longer than the calling thread is stuck,
+ * or its thread was killed without a word (a worker that throws or exits says so in shared memory,
+ * and is not waited for). Generous, since a busy machine may deschedule a thread for a while.
  */
 export const TIMEOUT_MS = 60_000;
 
 /**
- * Source text of `startKernelWorker(data: WorkerData, ready: () => void)`, the loop a worker runs
+ * Source text of `startKernelWorker(data: WorkerData, ready: () => void, onExit?, exitNow?)`, the loop
+ * a worker runs (`onExit(fn)` registers what to run when the thread exits, `exitNow()` ends it: the
+ * platform's, Node only)
  * forever. Text, because a worker is started from source (Node: `eval`; browsers: a Blob URL) and
  * so needs no separate file that a bundler would have to find. Each platform appends the line that
  * calls it. Workers spin for SPIN_MS after each job, since training issues kernels a fraction of a
@@ -100,39 +142,88 @@ export const TIMEOUT_MS = 60_000;
  */
 export function kernelWorkerSource(): string {
   return `
-function startKernelWorker(data, ready) {
+function startKernelWorker(data, ready, onExit, exitNow) {
   const { module, memory, control, index } = data;
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const ctl = new Int32Array(control);
   const args = new Uint32Array(control);
   const floats = new Float32Array(control);
+  const bytes = new Uint8Array(control);
   const base = ${CONTROL_HEADER} + index * ${JOB_SLOTS};
   const kernelNames = ${JSON.stringify(POOL_KERNELS)};
   const floatArgs = ${JSON.stringify(FLOAT_ARGS)};
+  const faults = ${JSON.stringify(FAULTS)};
   const fns = kernelNames.map((name) => kernels[name]);
   const floatAt = kernelNames.map((name) => floatArgs[name]);
   const list = [];
-  let seen = Atomics.load(ctl, 0);
-  Atomics.add(ctl, 1, 1); // ready: from here on no job generation can be missed
-  ready();
-  for (;;) {
-    const spinUntil = performance.now() + ${SPIN_MS};
-    for (let spins = 0; Atomics.load(ctl, 0) === seen; spins++) {
-      if ((spins & 1023) === 1023 && performance.now() > spinUntil) Atomics.wait(ctl, 0, seen);
+  // 0: idle; 1: holds a block whose kernel has not started; 2: inside the kernel.
+  let phase = 0;
+  let dead = false;
+  // Says in shared memory that this worker is gone, and what became of the block it held.
+  const die = (error) => {
+    if (dead) return;
+    dead = true;
+    Atomics.compareExchange(ctl, ${BROKEN}, 0, index + 1);
+    if (phase !== 0) {
+      if (error) {
+        const text = String(error && error.name ? error.name + ': ' + error.message : error).slice(0, 51);
+        for (let i = 0; i < 52; i++) bytes[(base + 1) * 4 + i] = i < text.length ? (text.charCodeAt(i) & 0x7f) || 63 : 0;
+      }
+      Atomics.store(ctl, base + ${CLAIM}, phase === 2 ? ${FAILED} : ${ABANDONED});
     }
-    seen = Atomics.load(ctl, 0);
-    // Claim the block unless the calling thread already took it over (it does when we are late).
-    if (Atomics.compareExchange(ctl, base + ${CLAIM}, ${FREE}, ${RUNNING}) === ${FREE}) {
-      const kernel = args[base + ${KERNEL}];
-      for (let i = 0; i < 13; i++) list[i] = args[base + 1 + i];
-      for (const i of floatAt[kernel]) list[i] = floats[base + 1 + i];
-      fns[kernel](...list);
-      Atomics.add(ctl, 2, 1);
-      Atomics.store(ctl, base + ${CLAIM}, ${DONE});
+  };
+  if (onExit) onExit(() => die(null));
+  const fault = (name) => faults[Atomics.load(ctl, base + ${FAULT}) - 1] === name;
+  const suffer = (name) => {
+    Atomics.store(ctl, base + ${FAULT}, 0);
+    if ((name === 'exit' || name === 'exit-idle') && exitNow) exitNow();
+    if (name === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    throw new Error('injected fault ' + name);
+  };
+  try {
+    let seen = Atomics.load(ctl, 0);
+    Atomics.add(ctl, 1, 1); // ready: from here on no job generation can be missed
+    ready();
+    for (;;) {
+      const spinUntil = performance.now() + ${SPIN_MS};
+      for (let spins = 0; Atomics.load(ctl, 0) === seen; spins++) {
+        if ((spins & 1023) === 1023) {
+          if (fault('exit-idle')) suffer('exit-idle');
+          if (performance.now() > spinUntil) Atomics.wait(ctl, 0, seen);
+        }
+      }
+      seen = Atomics.load(ctl, 0);
+      // Claim the block unless the calling thread already took it over (it does when we are late).
+      if (Atomics.compareExchange(ctl, base + ${CLAIM}, ${FREE}, ${RUNNING}) === ${FREE}) {
+        phase = 1;
+        if (fault('throw-before') || fault('exit') || fault('hang')) suffer(faults[Atomics.load(ctl, base + ${FAULT}) - 1]);
+        const kernel = args[base + ${KERNEL}];
+        for (let i = 0; i < 13; i++) list[i] = args[base + 1 + i];
+        for (const i of floatAt[kernel]) list[i] = floats[base + 1 + i];
+        phase = 2;
+        fns[kernel](...list);
+        if (fault('throw-after')) suffer('throw-after');
+        phase = 0;
+        Atomics.add(ctl, 2, 1);
+        Atomics.store(ctl, base + ${CLAIM}, ${DONE});
+      }
     }
+  } catch (error) {
+    die(error);
+    throw error;
   }
 }
 `;
+}
+
+/** What a pool needs from its platform (node/pool.ts, web-pool.ts). */
+export interface PoolPlatform {
+  /** Stops worker `index` at once (Worker.terminate), or every worker when index is undefined. */
+  terminate(index?: number): void;
+  /** Tells the user, once, that the pool went down and kernels go on on one thread. */
+  report(message: string): void;
+  /** How long the calling thread waits for a worker's block (default TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /** The calling thread's side of a pool, for the platform code that starts its workers. */
@@ -147,6 +238,11 @@ export interface PoolController {
   workerReady(): void;
   /** To call when a worker fails to start; `pool.started` rejects. */
   workerFailed(error: Error): void;
+  /**
+   * To call when a worker that had started ends (its exit event): the pool stops using its workers,
+   * terminates them and reports it, unless it already knew.
+   */
+  workerExited(index: number, how: string): void;
 }
 
 /** Starts a pool of `threads − 1` workers over the kernels' module and memory; null when it cannot. */
@@ -170,29 +266,57 @@ export function registeredPoolStarter(): PoolStarter | undefined {
 }
 
 /** The calling thread's side of a pool of `workers` workers (see PoolController). */
-export function createPoolController(workers: number): PoolController {
+export function createPoolController(workers: number, platform: PoolPlatform = { terminate: () => {}, report: () => {} }): PoolController {
   let settle!: { resolve: () => void; reject: (e: Error) => void };
   const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   started.catch(() => {}); // whoever awaits `started` sees the failure; nobody has to
   let listening = 0;
+  let failure: string | undefined;
+  const timeoutMs = platform.timeoutMs ?? TIMEOUT_MS;
   const control = new SharedArrayBuffer((CONTROL_HEADER + workers * JOB_SLOTS) * 4);
   const ctl = new Int32Array(control);
   const args = new Uint32Array(control);
   const floats = new Float32Array(control);
+  const bytes = new Uint8Array(control);
   for (let w = 0; w < workers; w++) Atomics.store(ctl, CONTROL_HEADER + w * JOB_SLOTS + CLAIM, NO_BLOCK);
+  /** What worker `w`'s kernel threw, as it wrote it into its argument slots. */
+  const errorOf = (w: number): string => {
+    let text = '';
+    for (let i = 0, at = (CONTROL_HEADER + w * JOB_SLOTS + 1) * 4; i < 52 && bytes[at + i] !== 0; i++) text += String.fromCharCode(bytes[at + i]);
+    return text || 'no message';
+  };
+  /** Stops using the workers, for good: marks the pool broken, terminates them, reports it once. */
+  const shutDown = (why: string, report: boolean) => {
+    Atomics.compareExchange(ctl, BROKEN, 0, workers + 1);
+    if (failure !== undefined) return;
+    failure = why;
+    platform.terminate();
+    if (report) platform.report(`${why}; kernels run on the calling thread from now on (the same results, on one core).`);
+  };
   const pool: KernelPool = {
     workers,
     started,
+    get failure() {
+      return failure;
+    },
     get ready() {
-      return Atomics.load(ctl, 1) === workers;
+      return Atomics.load(ctl, 1) === workers && Atomics.load(ctl, BROKEN) === 0;
     },
     get workerBlocks() {
       return Atomics.load(ctl, 2);
     },
+    injectFault(index, fault) {
+      if (fault === 'terminate') return platform.terminate(index);
+      Atomics.store(ctl, CONTROL_HEADER + index * JOB_SLOTS + FAULT, FAULTS.indexOf(fault) + 1);
+      Atomics.notify(ctl, 0); // wakes a sleeping worker for 'exit-idle'
+    },
     run(kernel, blocks, local, steal = true) {
-      // Not all up yet: the same blocks, one after the other here (a worker that does not listen
-      // yet would miss the job, and without stealing its block would never run).
-      if (Atomics.load(ctl, 1) < workers) {
+      // Not all up yet, or one has died: the same blocks, one after the other here (a worker that
+      // does not listen would miss the job, and without stealing its block would never run).
+      if (Atomics.load(ctl, 1) < workers || Atomics.load(ctl, BROKEN) !== 0) {
+        if (Atomics.load(ctl, BROKEN) !== 0 && failure === undefined) {
+          shutDown(`wasm backend: worker thread ${Atomics.load(ctl, BROKEN)} of ${workers} died`, true);
+        }
         for (const block of blocks) local(...block);
         return;
       }
@@ -220,16 +344,33 @@ export function createPoolController(workers: number): PoolController {
           Atomics.store(ctl, base + CLAIM, DONE);
         }
       }
-      // Then wait for the blocks workers run (or, without stealing, have yet to start).
+      // Then wait for the blocks workers run (or, without stealing, have yet to start). Every wait
+      // is bounded: a worker that died says so at once; one that went silent, within timeoutMs.
       const begun = performance.now();
+      const failed: string[] = [];
       for (let w = 0; w < workers; w++) {
         const at = CONTROL_HEADER + w * JOB_SLOTS + CLAIM;
-        for (let spins = 0, state = Atomics.load(ctl, at); state === RUNNING || state === FREE; state = Atomics.load(ctl, at), spins++) {
-          if ((spins & 4095) === 4095 && performance.now() - begun > TIMEOUT_MS) {
-            throw new Error(`wasm backend: a worker thread has not finished its part after ${TIMEOUT_MS / 1000} s; continuing on one thread.`);
+        for (let spins = 0, state = Atomics.load(ctl, at); state !== DONE && state !== NO_BLOCK; state = Atomics.load(ctl, at), spins++) {
+          if (state === ABANDONED || (state === FREE && Atomics.load(ctl, BROKEN) !== 0 && Atomics.compareExchange(ctl, at, FREE, RUNNING) === FREE)) {
+            // Untouched: it runs here, and the result is the same.
+            local(...blocks[w + 1]);
+            Atomics.store(ctl, at, DONE);
+          } else if (state === FAILED) {
+            failed.push(`worker thread ${w + 1} failed while running its part of ${kernel} (${errorOf(w)})`);
+            Atomics.store(ctl, at, NO_BLOCK);
+          } else if ((spins & 4095) === 4095 && performance.now() - begun > timeoutMs) {
+            const why = `wasm backend: worker thread ${w + 1} of ${workers} has not finished its part of ${kernel} after ${timeoutMs / 1000} s (stuck, or killed)`;
+            shutDown(why, false);
+            throw new ThreadPoolError(`${why}. This operation's result is lost; the thread pool is shut down and kernels run on the calling thread from now on. Run it again.`);
           }
         }
       }
+      if (failed.length) {
+        const why = `wasm backend: ${failed.join('; ')}`;
+        shutDown(why, false);
+        throw new ThreadPoolError(`${why}. Its output is incomplete, so this operation failed; the thread pool is shut down and kernels run on the calling thread from now on. Run it again; if it fails again, keel.setBackend('js') and report the error.`);
+      }
+      if (Atomics.load(ctl, BROKEN) !== 0) shutDown(`wasm backend: worker thread ${Atomics.load(ctl, BROKEN)} of ${workers} died`, true);
     },
   };
   return {
@@ -239,6 +380,10 @@ export function createPoolController(workers: number): PoolController {
       if (++listening === workers) settle.resolve();
     },
     workerFailed: (error) => settle.reject(error),
+    workerExited: (index, how) => {
+      if (failure !== undefined) return;
+      shutDown(`wasm backend: worker thread ${index + 1} of ${workers} ended (${how})`, true);
+    },
   };
 }
 

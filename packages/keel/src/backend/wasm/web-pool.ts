@@ -8,7 +8,7 @@
  * served or found by a bundler. Gotcha: a Content-Security-Policy without `worker-src blob:`
  * forbids that; the pool then fails to start and the kernels stay on the calling thread.
  */
-import { createPoolController, kernelWorkerSource, type KernelPool, type WorkerData } from './threads.js';
+import { createPoolController, kernelWorkerSource, type KernelPool, type PoolPlatform, type WorkerData } from './threads.js';
 
 /** Whether this page can run a pool: Web Workers and shared memory (cross-origin isolation). */
 export function webWorkersAvailable(): boolean {
@@ -29,21 +29,32 @@ export function createWebKernelPool(module: WebAssembly.Module, memory: WebAssem
   const source = `${kernelWorkerSource()}\nonmessage = (event) => startKernelWorker(event.data, () => postMessage('ready'));\n`;
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const spawned: Worker[] = [];
-  const { control, pool, workerReady, workerFailed } = createPoolController(workers);
+  const platform: PoolPlatform = {
+    terminate: (index) => spawned.forEach((w, i) => { if (index === undefined || i === index) w.terminate(); }),
+    report: (message) => console.warn(`keel: ${message}`),
+  };
+  const { control, pool, workerReady, workerFailed, workerExited } = createPoolController(workers, platform);
   let listening = 0;
   const fail = (message: string) => {
-    for (const w of spawned) w.terminate();
+    platform.terminate();
     URL.revokeObjectURL(url);
     workerFailed(new Error(`wasm backend: a Web Worker failed to start (${message}); kernels stay on one thread.`));
   };
   try {
     for (let index = 0; index < workers; index++) {
       const worker = new Worker(url);
+      let started = false;
       worker.onmessage = () => {
+        started = true;
         if (++listening === workers) URL.revokeObjectURL(url); // every worker has loaded it
         workerReady();
       };
-      worker.onerror = (event) => fail(event.message || 'error event');
+      // Before the start: the pool never starts. After: the worker's loop threw (it said so in
+      // shared memory first), and the pool stops using its workers.
+      worker.onerror = (event) => {
+        if (!started) fail(event.message || 'error event');
+        else workerExited(index, event.message || 'error event');
+      };
       const data: WorkerData = { module, memory, control, index };
       worker.postMessage(data);
       spawned.push(worker);
