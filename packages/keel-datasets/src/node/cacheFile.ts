@@ -1,6 +1,6 @@
 /** The binary data cache on disk: read it, or build it and write it atomically. Node only. */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { decodeCache, encodeCache, type RawImageSet } from '../cache.js';
 import { DataError } from 'keel';
 
@@ -47,16 +47,30 @@ export function loadOrBuildCache(
     try {
       writeCacheAtomically(path, encodeCache(set, fingerprint));
     } catch (e) {
-      const reason = e instanceof CacheWriteError ? e.message : `cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+      const reason = e instanceof CacheWriteError ? e.message : `cannot write ${path} (${inWords(e as NodeJS.ErrnoException)})`;
       notWritten = `${reason}; ${fix}`;
     }
   }
   return notWritten === undefined ? { set, status: why } : { set, status: `${why}; not written: ${notWritten}`, notWritten };
 }
 
-/** Writes `bytes` to `path` via a temporary file and a rename, creating the missing folders first. */
+/** A write error's code, with what it means when it is one a user can act on. */
+function inWords(e: NodeJS.ErrnoException): string {
+  const words: Record<string, string> = {
+    ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up', EROFS: 'the file system is read-only',
+    EACCES: 'no permission to write there', EPERM: 'no permission to write there',
+  };
+  return e.code ? (words[e.code] ? `${words[e.code]}, ${e.code}` : e.code) : e.message;
+}
+
+/**
+ * Writes `bytes` to `path` via a temporary file and a rename, creating the missing folders first.
+ * Temporary files that writers killed midway left beside `path` (their process no longer runs)
+ * are removed first: a cache file is tens of megabytes.
+ */
 export function writeCacheAtomically(path: string, bytes: Uint8Array): void {
   makeFolders(dirname(resolve(path)));
+  removeStaleTemporaries(path);
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
     writeFileSync(temporary, bytes);
@@ -100,5 +114,36 @@ function statKind(path: string): 'folder' | 'other' | 'missing' {
     return statSync(path).isDirectory() ? 'folder' : 'other';
   } catch {
     return 'missing';
+  }
+}
+
+/** Removes `path.<pid>.<time>.tmp` files whose process no longer runs. Best effort. */
+function removeStaleTemporaries(path: string): void {
+  const dir = dirname(resolve(path));
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.\d+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || processRuns(Number(m[1]))) continue;
+    try {
+      rmSync(join(dir, name), { force: true });
+    } catch {
+      // left for the next writer
+    }
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
