@@ -13,3 +13,4 @@ export { earlyStopping, EarlyStopping, type EarlyStoppingArgs } from './models/e
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './models/modelCheckpoint.js';
 export { reduceLROnPlateau, ReduceLROnPlateau, type ReduceLROnPlateauArgs } from './models/reduceLROnPlateau.js';
 export type { MonitorMode } from './models/monitor.js';
+export { renormClippingSchedule, RenormClippingScheduler, batchRenormRamp, type RenormClippingScheduleFunctions, type BatchRenormRampArgs, type ClippingFunction } from './models/renormSchedule.js';

@@ -31,6 +31,7 @@ export const groupNormalization = (args?: GroupNormalizationLayerArgs): GroupNor
 export { Layer, type LayerArgs } from './layer.js';
 export { LayerVariable } from './variable.js';
 export { Dense, BatchNormalization, Activation, Dropout, Flatten };
+export type { RenormClipping } from './batchNormalization.js';
 export type { DenseLayerArgs, BatchNormalizationLayerArgs, ActivationLayerArgs, DropoutLayerArgs };
 export { Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape };
 export type { Conv2DLayerArgs, DepthwiseConv2DLayerArgs, Pooling2DLayerArgs, GlobalPooling2DLayerArgs, ReshapeLayerArgs };
