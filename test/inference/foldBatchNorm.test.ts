@@ -123,3 +123,25 @@ test('a BN before a Flatten folds forward through it (parameters tiled); after a
   assert.deepEqual(result.notFolded.map((n) => n.layer), ['after_flatten']);
   assert.match(result.notFolded[0].reason, /previous layer '.*' is a Flatten, not a Dense, Conv2D or DepthwiseConv2D; no Dense, Conv2D or DepthwiseConv2D comes after it/);
 });
+
+test('foldBatchNorm keeps Layer and Group Normalization and says why in notFolded, while folding the BN beside them', () => {
+  const model = keel.sequential({
+    layers: [
+      keel.layers.dense({ units: 6, inputShape: [4], useBias: false }),
+      keel.layers.batchNormalization(),
+      keel.layers.layerNormalization(),
+      keel.layers.dense({ units: 6 }),
+      keel.layers.groupNormalization({ groups: 3 }),
+      keel.layers.dense({ units: 2 }),
+    ],
+  });
+  const { model: folded, folded: done, notFolded } = keel.foldBatchNorm(model);
+  assert.deepEqual(done.map((f) => f.into), [model.layers[0].name]);
+  assert.deepEqual(notFolded.map((n) => n.layer), [model.layers[2].name, model.layers[4].name]);
+  assert.match(notFolded[0].reason, /a LayerNormalization normalizes each example by that example's own mean and variance, at inference as in training/);
+  assert.match(notFolded[1].reason, /a GroupNormalization normalizes each example/);
+  const x = keel.tensor([[0.5, -1, 2, 0.1], [1, 1, -0.3, 0.7], [-2, 0.4, 0.9, 1.5]]);
+  const a = model.predict(x).dataSync();
+  const b = folded.predict(x).dataSync();
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5);
+});

@@ -34,6 +34,8 @@ import { Activation, Dropout, Flatten } from '../layers/simple.js';
 import { buildLayer, layerToJSON, parseLayer, type LayerPlan } from '../layers/serialization.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { DepthwiseConv2D } from '../layers/depthwiseConv2d.js';
+import { LayerNormalization } from '../layers/layerNormalization.js';
+import { GroupNormalization } from '../layers/groupNormalization.js';
 import { foldBatchNormAfterDense, foldBatchNormBeforeDense, type BatchNormParameters } from './foldWeights.js';
 import { foldBatchNormBeforeDepthwise } from './foldConvWeights.js';
 
@@ -42,7 +44,7 @@ export interface FoldResult {
   model: Sequential;
   /** Each BN folded away: its name, the layer (Dense, Conv2D, DepthwiseConv2D) it went into, and the direction. */
   folded: { layer: string; into: string; direction: 'intoPrevious' | 'intoNext' }[];
-  /** Each BN kept, with the reason in words. Empty for the seed, seed-before and cnn models. */
+  /** Each BN kept, and each Layer or Group Normalization (which never fold), with the reason in words. Empty for the seed, seed-before and cnn models. */
   notFolded: { layer: string; reason: string }[];
 }
 
@@ -100,6 +102,16 @@ export function foldBatchNorm(model: Sequential): FoldResult {
     const weights = items[i].weights;
     layer.weights.forEach((v) => v.value.values.set(weights.get(v.shortName)!));
   });
+  // Layer and Group Normalization compute their statistics from each example at inference too:
+  // there is no fixed per-feature affine map to fold into a neighbour.
+  for (const item of items) {
+    const source = item.source;
+    if (source instanceof LayerNormalization || source instanceof GroupNormalization) {
+      reasons.set(item.plan.name,
+        `a ${source.getClassName()} normalizes each example by that example's own mean and variance, at inference as in training, ` +
+          'so it is not a fixed scale and shift that a Dense or convolution could absorb; it stays as it is');
+    }
+  }
   const notFolded = [...reasons].map(([layer, reason]) => ({ layer, reason }));
   return { model: result, folded, notFolded };
 }
