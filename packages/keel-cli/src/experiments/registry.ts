@@ -9,9 +9,10 @@ import { inputStandardization } from './definitions/inputStandardization.js';
 import { paperFigure1 } from './definitions/paperFigure1.js';
 import { runtimePenalty } from './definitions/runtimePenalty.js';
 import { cnn } from './definitions/cnn.js';
+import { smallBatch } from './definitions/smallBatch.js';
 
 export const EXPERIMENTS: readonly Experiment[] = [
-  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty, cnn,
+  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty, cnn, smallBatch,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);
