@@ -61,9 +61,10 @@ test('a full disk (a 256 KiB tmpfs), then a read-only one: SaveError naming the 
     await small.save(`file://${dir}`);
 
     await assert.rejects(large.save(`file://${dir}`), (e: Error) => {
-      assert.ok(e instanceof keel.KeelError, `${e.name}: ${e.message}`);
+      assert.ok(e instanceof keel.SaveError && e instanceof keel.KeelError, `${e.name}: ${e.message}`);
       assert.equal(e.name, 'SaveError');
-      assert.equal((e as Error & { code?: string }).code, 'ENOSPC');
+      assert.equal(e.code, 'ENOSPC');
+      assert.equal(e.path, dir);
       assert.match(e.message, new RegExp(`^save: cannot save the model in '${dir}': the disk is full \\(ENOSPC\\), while writing the weights \\(364812 bytes\\) to '.*\\.weights\\.bin\\.\\d+-[0-9a-f]{8}\\.tmp'\\. The model saved there before is unchanged and still loads\\. To fix: free some space there, or save to another disk\\.$`));
       return true;
     });
@@ -76,6 +77,7 @@ test('a full disk (a 256 KiB tmpfs), then a read-only one: SaveError naming the 
 
     assert.ok(run('mount', ['-o', 'remount,ro', mountPoint]), 'remount read-only');
     await assert.rejects(small.save(`file://${dir}`), (e: Error) => {
+      assert.ok(e instanceof keel.SaveError, `${e.name}: ${e.message}`);
       assert.equal(e.name, 'SaveError');
       assert.match(e.message, new RegExp(`^save: cannot save the model in '${dir}': the file system is read-only \\(EROFS\\), while writing the weights .*The model saved there before is unchanged and still loads\\. To fix: save to a folder on a writable file system\\.$`));
       return true;
@@ -156,7 +158,7 @@ async function failOnce(root: string, code: string, k: number, a: keel.Sequentia
   const left = await temporaries(dir);
   if (left.length) problems.push(`${where}: temporary files left: ${left.join(', ')}`);
   if (r.error) {
-    if (r.error.name !== 'SaveError' || !(r.error instanceof keel.KeelError)) problems.push(`${where}: ${r.error.name}: ${r.error.message}`);
+    if (r.error.name !== 'SaveError' || !(r.error instanceof keel.SaveError) || !(r.error instanceof keel.KeelError)) problems.push(`${where}: ${r.error.name}: ${r.error.message}`);
     else if (!MESSAGES[code].test(r.error.message) || !r.error.message.startsWith(`save: cannot save the model in '${dir}'`)
       || !/The model saved there before is unchanged and still loads\./.test(r.error.message)) {
       problems.push(`${where}: unclear message: ${r.error.message}`);

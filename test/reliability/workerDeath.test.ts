@@ -125,7 +125,7 @@ test("a worker whose kernel throws midway: a ThreadPoolError at once, saying so;
   const { name, be, pool } = await backendWithPool();
   const begun = performance.now();
   await assert.rejects(train(name, (batch) => { if (batch === 1) pool.injectFault(0, 'throw-after'); }), (e: Error) => {
-    assert.ok(e instanceof keel.KeelError, `${e.name}: ${e.message}`);
+    assert.ok(e instanceof keel.ThreadPoolError && e instanceof keel.KeelError, `${e.name}: ${e.message}`);
     assert.equal(e.name, 'ThreadPoolError');
     assert.match(e.message, /^wasm backend: worker thread 1 failed while running its part of \w+ \(Error: injected fault throw-after\)\. Its output is incomplete, so this operation failed; the thread pool is shut down and kernels run on the calling thread from now on\. Run it again/);
     return true;
@@ -140,6 +140,7 @@ test('a worker that goes silent mid-kernel: the wait ends at the time limit (0.5
   const { name, pool } = await backendWithPool({ timeoutMs: 500 });
   const begun = performance.now();
   await assert.rejects(train(name, (batch) => { if (batch === 2) pool.injectFault(0, 'hang'); }), {
+    constructor: keel.ThreadPoolError,
     name: 'ThreadPoolError',
     message: /^wasm backend: worker thread 1 of 1 has not finished its part of \w+ after 0\.5 s \(stuck, or killed\)\. This operation's result is lost; the thread pool is shut down/,
   });

@@ -19,7 +19,7 @@ registerModelSaver(saveModel);
 registerIOScheme('file://', fileSystemScheme);
 
 export { Tensor, type DType, type NestedArray } from './core/tensor.js';
-export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError } from './core/errors.js';
+export { KeelError, ValueError, ShapeError, StateError, NonFiniteLossError, SaveError, ThreadPoolError } from './core/errors.js';
 export { DataError } from './data/errors.js';
 export { ModelFormatError } from './io/errors.js';
 export { setRandomSeed, Random } from './core/random.js';

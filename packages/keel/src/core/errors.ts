@@ -33,6 +33,26 @@ export class NonFiniteLossError extends KeelError {}
  */
 export class ModelFormatError extends ValueError {}
 
+/**
+ * A save that could not be written: the disk is full, the file system is read-only, the folder is
+ * not writable... The message says which file, why (the system's error code) and what to do; the
+ * model saved there before, if any, is left as it was and still loads. Thrown by io's file system
+ * saver; defined here so that users can catch it by class (`instanceof keel.SaveError`).
+ */
+export class SaveError extends KeelError {
+  constructor(message: string, readonly code: string | undefined, readonly path: string) {
+    super(message);
+  }
+}
+
+/**
+ * The thread pool failed in a way that loses the result of the call under way: a worker's kernel
+ * threw midway, or a worker did not finish its part in time (stuck, or killed mid-kernel). The
+ * pool is shut down; kernels run on the calling thread from then on. Thrown by the wasm backend's
+ * pool (backend/wasm/threads.ts); defined here so that users can catch it by class.
+ */
+export class ThreadPoolError extends KeelError {}
+
 export { formatShape, formatIndex, describeValue } from './format.js';
 
 /**

@@ -34,7 +34,7 @@
  * 21,800 samples/s, against 33,100 with the count; medians of 3 runs of each, interleaved).
  */
 
-import { KeelError } from '../../core/errors.js';
+import { ThreadPoolError } from '../../core/errors.js';
 
 export const FAULT = 0;
 export const CLAIM = 14;
@@ -70,12 +70,6 @@ export const BROKEN = 3;
 export const FAULTS = ['throw-before', 'throw-after', 'exit', 'hang', 'exit-idle', 'terminate'] as const;
 export type Fault = (typeof FAULTS)[number];
 
-/**
- * The thread pool failed in a way that loses the result of the call under way: a worker's kernel
- * threw midway, or a worker did not finish its part in time (stuck, or killed mid-kernel). The
- * pool is shut down; kernels run on the calling thread from then on.
- */
-export class ThreadPoolError extends KeelError {}
 export const JOB_SLOTS = 16;
 export const CONTROL_HEADER = 4;
 

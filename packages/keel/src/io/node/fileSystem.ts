@@ -19,7 +19,7 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.js';
-import { KeelError, ValueError } from '../../core/errors.js';
+import { KeelError, SaveError, ValueError } from '../../core/errors.js';
 import { artifactsToModelJSON, parseModelJSON, weightBytes } from '../modelArtifacts.js';
 import { artifactsInfo } from '../router.js';
 import { crc32 } from '../../core/crc32.js';
@@ -29,17 +29,6 @@ const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 /** model.json files larger than this are refused before reading (a real one is a few KB). */
 const MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024;
-
-/**
- * A save that could not be written: the disk is full, the file system is read-only, the folder is
- * not writable... The message says which file, why (the system's error code) and what to do; the
- * model saved there before, if any, is left as it was and still loads.
- */
-export class SaveError extends KeelError {
-  constructor(message: string, readonly code: string | undefined, readonly path: string) {
-    super(message);
-  }
-}
 
 /** Temporary files of the saves running in this process, which a stale-file sweep must not remove. */
 const inFlight = new Set<string>();
