@@ -19,7 +19,7 @@
  * Keel loads TF.js's Adam, SGD and RMSProp state; not its Momentum, Adagrad or Adadelta.
  */
 import { Sequential } from '../models/sequential.js';
-import { saveConfigOf, type SaveConfig, type TrainingConfig } from '../models/saving.js';
+import type { SaveConfig, TrainingConfig } from '../models/saving.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
 import { KeelError, describeValue, formatShape } from '../core/errors.js';
@@ -38,10 +38,9 @@ const MAX_ENTRIES = 10_000;
 
 /**
  * The model's topology and weights, ready for any IOHandler; with `includeOptimizer`, also its
- * training config and optimizer state (see the top of this file). `config` defaults to the options
- * of the `save` call the model was handed to (models/saving.ts's saveConfigOf).
+ * training config and optimizer state (see the top of this file).
  */
-export function modelToArtifacts(model: Sequential, config: SaveConfig = saveConfigOf(model)): ModelArtifacts {
+export function modelToArtifacts(model: Sequential, config: SaveConfig = {}): ModelArtifacts {
   const layers = model.layers;
   if (layers.length === 0) throw new ModelFormatError(`save: the model has no layers; there is nothing to save.`);
   const modelTopology = {

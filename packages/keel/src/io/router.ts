@@ -8,7 +8,7 @@ import type { Sequential } from '../models/sequential.js';
 import { ValueError, describeValue } from '../core/errors.js';
 import { ModelFormatError } from './errors.js';
 import { artifactsToModel, modelToArtifacts, weightBytes } from './modelArtifacts.js';
-import type { IOHandler, ModelArtifacts, SaveResult } from './types.js';
+import type { IOHandler, ModelArtifacts, SaveConfig, SaveResult } from './types.js';
 
 type HandlerFactory = (url: string) => IOHandler | Promise<IOHandler>;
 const schemes = new Map<string, HandlerFactory>();
@@ -36,11 +36,14 @@ async function resolve(destination: string | IOHandler, where: string, method: '
   return destination;
 }
 
-/** Saves `model` (topology and weights; optimizer state excluded). */
-export async function saveModel(model: Sequential, destination: string | IOHandler): Promise<SaveResult> {
+/**
+ * Saves `model`: topology and weights; with `{includeOptimizer: true}`, also how it was compiled
+ * and the optimizer's state (see modelArtifacts.ts). `model.save(destination, config)` calls this.
+ */
+export async function saveModel(model: Sequential, destination: string | IOHandler, config: SaveConfig = {}): Promise<SaveResult> {
   const handler = await resolve(destination, 'save', 'save');
   if (!handler.save) throw new ValueError(`save: the handler for ${describeValue(destination)} cannot save.`);
-  return handler.save(modelToArtifacts(model));
+  return handler.save(modelToArtifacts(model, config));
 }
 
 /**

@@ -78,28 +78,19 @@ export interface IOHandler {
 }
 
 /**
- * Writes `model` (topology and weights) to `destination`, a URL or an IOHandler. It must not
- * change the model, and must reject (not resolve) when the model cannot be written. `config` is
- * also readable from the model itself with `saveConfigOf(model)` (see there).
+ * Writes `model` (topology and weights) to `destination`, a URL or an IOHandler, with the options
+ * of the `save` call (`config`: includeOptimizer...). It must not change the model, and must reject
+ * (not resolve) when the model cannot be written.
  */
 export type ModelSaver = (model: Sequential, destination: string | IOHandler, config?: SaveConfig) => Promise<SaveResult>;
 
-const SAVE_CONFIG = Symbol('keel.saveConfig');
-
 /**
- * The model as seen by one `save` call with options: an object whose prototype is the model
- * (every property and method reads the model itself) and which carries `config`. Savers that take
- * (model, destination) only, as io's `saveModel` does, thus hand the options to
- * `modelToArtifacts`, which reads them with `saveConfigOf`, without any state on the model that
- * two saves at once could share. @internal
+ * The model itself: savers now receive a `save` call's options as their `config` argument, so no
+ * per-call object carries them any more. Kept only until `Sequential.save` (models/sequential.ts)
+ * calls `saver(this, destination, config)` directly; then delete it. @internal @deprecated
  */
-export function withSaveConfig<M extends object>(model: M, config: SaveConfig): M {
-  return Object.create(model, { [SAVE_CONFIG]: { value: Object.freeze({ ...config }) } }) as M;
-}
-
-/** The options of the `save` call that `model` was handed to (see withSaveConfig); {} for a model itself. @internal */
-export function saveConfigOf(model: object): SaveConfig {
-  return (model as { [SAVE_CONFIG]?: SaveConfig })[SAVE_CONFIG] ?? {};
+export function withSaveConfig<M extends object>(model: M, _config: SaveConfig): M {
+  return model;
 }
 
 let saver: ModelSaver | undefined;
