@@ -39,6 +39,10 @@ export interface TrainOptions {
   momentum?: number;
   /** 'constant' keeps the learning rate; 'cosine' decays it per epoch to near 0 at the last epoch. */
   lrSchedule?: (typeof LR_SCHEDULES)[number];
+  /** The normalization in place of each BN of seed, seed-before and cnn (keel.zoo's `norm`). */
+  norm?: keel.zoo.Normalization;
+  /** Rows per virtual batch of --norm ghost. */
+  virtualBatchSize?: number;
   activation: string;
   kernelInitializer: string;
   seed: number;
@@ -153,6 +157,34 @@ function initializerName(value: string): string {
   return camel;
 }
 
+const NORMS = keel.zoo.NORMALIZATIONS;
+
+function normOption(): Option {
+  return new Option(
+    '--norm <name>',
+    'normalization in place of each BN of seed, seed-before and cnn: batch (BN), renorm (Batch Renormalization), ghost (Ghost BN), group (Group Norm), layer (Layer Norm) or none',
+  ).choices([...NORMS]).argParser(oneOf(NORMS)).default('batch');
+}
+
+function virtualBatchSizeOption(): Option {
+  return new Option('--virtual-batch-size <n>', 'examples per virtual batch of --norm ghost; must divide --batch-size (default: 16)').argParser(positiveInteger);
+}
+
+/** The zoo model of --model, --norm, --virtual-batch-size, --activation and --kernel-initializer. */
+function buildZooModel(options: { model: string; norm?: keel.zoo.Normalization; virtualBatchSize?: number; activation: string; kernelInitializer: string }): keel.Sequential {
+  const norm = options.norm ?? 'batch';
+  if (options.virtualBatchSize !== undefined && norm !== 'ghost') {
+    throw new UsageError(`--virtual-batch-size applies to --norm ghost, not --norm ${norm}; leave it out or add --norm ghost.`);
+  }
+  if (norm !== 'batch' && (options.model === 'plain' || options.model === 'cnn-plain')) {
+    throw new UsageError(`--norm ${norm}: --model ${options.model} has no normalization to replace; use --model seed, seed-before or cnn.`);
+  }
+  return keel.zoo.buildModel(options.model, {
+    activation: options.activation, kernelInitializer: options.kernelInitializer, norm,
+    ...(options.virtualBatchSize !== undefined ? { virtualBatchSize: options.virtualBatchSize } : {}),
+  });
+}
+
 function modelOption(): Option {
   return new Option('-m, --model <name>', 'which model: the BN chapter\'s MLPs (seed, seed-before, plain) or the CNNs (cnn, cnn-plain)')
     .choices([...keel.zoo.MODEL_NAMES])
@@ -192,11 +224,13 @@ export function buildProgram(): Command {
     .command('summary')
     .description('print the Keras-style summary of a model (layers, output shapes, parameters)')
     .addOption(modelOption())
+    .addOption(normOption())
+    .addOption(virtualBatchSizeOption())
     .addOption(activationOption())
     .addOption(initializerOption())
     .option('--debug', 'print stack traces of errors')
-    .action((options: { model: string; activation: string; kernelInitializer: string }) => {
-      const model = keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+    .action((options: { model: string; norm: keel.zoo.Normalization; virtualBatchSize?: number; activation: string; kernelInitializer: string }) => {
+      const model = buildZooModel(options);
       model.summary();
     });
 
@@ -204,6 +238,8 @@ export function buildProgram(): Command {
     .command('train')
     .description('train a model, then report test accuracy, the confusion matrix and the BN statistics')
     .addOption(modelOption())
+    .addOption(normOption())
+    .addOption(virtualBatchSizeOption())
     .addOption(datasetOption())
     .addOption(new Option('-e, --epochs <n>', 'passes over the training data (default: 10; 5 for cnn, cnn-plain)').argParser(positiveInteger))
     .addOption(new Option('-b, --batch-size <n>', 'examples per training step (default: 32; 64 for cnn, cnn-plain)').argParser(positiveInteger))
@@ -387,15 +423,32 @@ export async function train(options: TrainOptions): Promise<void> {
   options = { ...options, ...settings };
 
   // Everything that would fail after training fails now, before the data are loaded.
-  const model = resumed?.model ?? keel.zoo.buildModel(options.model, { activation: options.activation, kernelInitializer: options.kernelInitializer });
+  const model = resumed?.model ?? buildZooModel(options);
   checkBatchSize(model, settings.batchSize);
+  const virtualBatchSize = options.norm === 'ghost' ? options.virtualBatchSize ?? 16 : undefined;
+  if (virtualBatchSize !== undefined && settings.batchSize % virtualBatchSize !== 0) {
+    throw new UsageError(
+      `--norm ghost: --virtual-batch-size ${virtualBatchSize} must divide --batch-size ${settings.batchSize}; ` +
+        `use a batch size that is a multiple of ${virtualBatchSize}, or a virtual batch size that divides ${settings.batchSize}.`,
+    );
+  }
   if (options.json !== undefined) checkOutputFile('--json', options.json);
   if (options.save !== undefined) makeFolders('--save', options.save);
   const checkpointDir = options.resume ?? options.checkpoint;
   if (options.checkpoint !== undefined) makeFolders('--checkpoint', options.checkpoint);
 
   const data = await loadTrainingData(options);
-  const { train: trainSet, validation, test } = data;
+  const { validation, test } = data;
+  let trainSet = data.train;
+  // Ghost BN cannot take fit's last, smaller batch unless the virtual batch size divides it too.
+  if (virtualBatchSize !== undefined && trainSet.ys.size % settings.batchSize % virtualBatchSize !== 0) {
+    const kept = trainSet.ys.size - (trainSet.ys.size % settings.batchSize);
+    log(
+      `--norm ghost: training on the first ${count(kept)} of the ${count(trainSet.ys.size)} training images, a whole number of batches of ` +
+        `${settings.batchSize}, since the last batch of ${trainSet.ys.size % settings.batchSize} cannot be split into virtual batches of ${virtualBatchSize}`,
+    );
+    trainSet = { xs: keel.slice(trainSet.xs, 0, kept), ys: keel.slice(trainSet.ys, 0, kept) };
+  }
   const notWritten = data.info.cacheNotWritten;
   log(
     `${data.name}: ${count(trainSet.ys.size)} train / ${count(validation.ys.size)} validation / ${count(test.ys.size)} test images ` +
@@ -413,7 +466,7 @@ export async function train(options: TrainOptions): Promise<void> {
   const backend = keel.getBackend();
   if (resumed) log(`Resuming the run checkpointed in ${resolve(options.resume!)} after epoch ${resumed.state.epochsDone} of ${settings.epochs}`);
   log(
-    `Model ${options.model} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${settings.learningRate}` +
+    `Model ${options.model}${options.norm && options.norm !== 'batch' ? ` with --norm ${options.norm}${virtualBatchSize ? ` (virtual batches of ${virtualBatchSize})` : ''}` : ''} (${count(model.countParams())} parameters), ${options.optimizer} learning rate ${settings.learningRate}` +
       `${settings.momentum ? ` momentum ${settings.momentum}` : ''}${options.lrSchedule === 'cosine' ? ' (cosine decay per epoch)' : ''}, ` +
       `batch ${settings.batchSize}, ${settings.epochs} epoch${settings.epochs === 1 ? '' : 's'}, seed ${options.seed}, inputs ${options.scale ? 'scaled to [0, 1]' : 'raw 0-255'}, backend ${backend}`,
   );
@@ -428,7 +481,8 @@ export async function train(options: TrainOptions): Promise<void> {
   if (stopper) callbacks.push(stopper);
   const run: RunOptions = {
     model: options.model, dataset: options.dataset, epochs: settings.epochs, batchSize: settings.batchSize, optimizer: options.optimizer,
-    learningRate: settings.learningRate, momentum: settings.momentum, lrSchedule: options.lrSchedule ?? 'constant', activation: options.activation,
+    learningRate: settings.learningRate, momentum: settings.momentum, lrSchedule: options.lrSchedule ?? 'constant',
+    norm: options.norm ?? 'batch', virtualBatchSize: virtualBatchSize ?? null, activation: options.activation,
     kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
     dataDir: options.dataDir === undefined ? null : resolve(options.dataDir), scale: options.scale, earlyStopping: options.earlyStopping ?? null, backend,
   };
@@ -507,7 +561,7 @@ export async function train(options: TrainOptions): Promise<void> {
       command: 'train',
       options: {
         model: options.model, dataset: options.dataset, epochs: options.epochs, batchSize: options.batchSize,
-        optimizer: options.optimizer, learningRate: settings.learningRate, lrSchedule: options.lrSchedule ?? 'constant', momentum: settings.momentum, activation: options.activation,
+        optimizer: options.optimizer, learningRate: settings.learningRate, lrSchedule: options.lrSchedule ?? 'constant', momentum: settings.momentum, norm: options.norm ?? 'batch', virtualBatchSize: virtualBatchSize ?? null, activation: options.activation,
         kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit ?? null,
         scale: options.scale, backend, earlyStopping: options.earlyStopping ?? null,
         checkpoint: checkpointDir === undefined ? null : resolve(checkpointDir),
@@ -550,6 +604,8 @@ interface RunOptions {
   learningRate: number;
   momentum: number;
   lrSchedule: string;
+  norm: string;
+  virtualBatchSize: number | null;
   activation: string;
   kernelInitializer: string;
   seed: number;
@@ -582,7 +638,7 @@ interface Checkpoint {
 /** The flag of each run option, for the messages of --resume. */
 const RUN_FLAGS: Record<keyof RunOptions, string> = {
   model: '--model', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size', optimizer: '--optimizer',
-  learningRate: '--learning-rate', momentum: '--momentum', lrSchedule: '--lr-schedule', activation: '--activation',
+  learningRate: '--learning-rate', momentum: '--momentum', lrSchedule: '--lr-schedule', norm: '--norm', virtualBatchSize: '--virtual-batch-size', activation: '--activation',
   kernelInitializer: '--kernel-initializer', seed: '--seed', trainLimit: '--train-limit', dataDir: '--data-dir', scale: '--no-scale',
   earlyStopping: '--early-stopping', backend: '--backend',
 };
@@ -702,7 +758,8 @@ function resumeOptions(options: TrainOptions, state: CheckpointState): TrainOpti
   }
   const given: Partial<Record<keyof RunOptions, unknown>> = {
     model: options.model, dataset: options.dataset, batchSize: options.batchSize, optimizer: options.optimizer,
-    learningRate: options.learningRate, momentum: options.momentum, lrSchedule: options.lrSchedule, activation: options.activation,
+    learningRate: options.learningRate, momentum: options.momentum, lrSchedule: options.lrSchedule,
+    norm: options.norm, virtualBatchSize: options.virtualBatchSize, activation: options.activation,
     kernelInitializer: options.kernelInitializer, seed: options.seed, trainLimit: options.trainLimit,
     dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir), scale: options.scale,
     earlyStopping: options.earlyStopping, backend: options.backend,
@@ -742,6 +799,7 @@ function resumeOptions(options: TrainOptions, state: CheckpointState): TrainOpti
     ...options,
     model: run.model, dataset: run.dataset, epochs, batchSize: run.batchSize, optimizer: run.optimizer, learningRate: run.learningRate,
     momentum: run.optimizer === 'sgd' || run.optimizer === 'rmsprop' ? run.momentum : undefined, lrSchedule: run.lrSchedule as TrainOptions['lrSchedule'],
+    norm: (run.norm ?? 'batch') as keel.zoo.Normalization, virtualBatchSize: run.virtualBatchSize ?? undefined,
     activation: run.activation, kernelInitializer: run.kernelInitializer, seed: run.seed, trainLimit: run.trainLimit ?? undefined,
     dataDir: run.dataDir ?? undefined, scale: run.scale, earlyStopping: run.earlyStopping ?? undefined, backend: run.backend,
   };
