@@ -121,6 +121,42 @@ test('a worker that dies while idle, or is terminated from outside, between two 
   }
 });
 
+test('once the pool has gone down the backend says why, and keel.ready() reports no workers instead of the old count', { skip, timeout: 60_000 }, async () => {
+  // A worker that dies while idle: said in shared memory, before the pool's next job.
+  const idle = await backendWithPool();
+  assert.deepEqual(await withBackend(idle.name, () => keel.ready()), { name: 'wasm', workers: 1, fusedMultiplyAdd: idle.be.relaxedSimd });
+  assert.equal(idle.be.threadsFailure, undefined);
+  idle.pool.injectFault(0, 'exit-idle');
+  await until(() => idle.be.threadsFailure !== undefined, 5_000, 'the backend notices the exit');
+  assert.match(idle.be.threadsFailure ?? '', /^wasm backend: worker thread 1 of 1 (died|ended \(exit code 70\))$/);
+  const afterExit = await withBackend(idle.name, () => keel.ready());
+  assert.equal(afterExit.workers, 0);
+  assert.match(afterExit.threadsFailure ?? 'none', /^wasm backend: worker thread 1 of 1 (died|ended \(exit code 70\))$/);
+
+  // A kernel that throws midway: the backend drops the pool, and keeps its reason.
+  const thrown = await backendWithPool();
+  await assert.rejects(train(thrown.name, (batch) => { if (batch === 1) thrown.pool.injectFault(0, 'throw-after'); }), keel.ThreadPoolError);
+  assert.match(thrown.be.threadsFailure ?? 'none', /^wasm backend: worker thread 1 failed while running its part of \w+ \(Error: injected fault throw-after\)$/);
+  assert.deepEqual(await withBackend(thrown.name, () => keel.ready()), {
+    name: 'wasm', workers: 0, fusedMultiplyAdd: thrown.be.relaxedSimd, threadsFailure: thrown.be.threadsFailure,
+  });
+
+  // Workers that do not start in time: no workers, and why.
+  const previous = registeredPoolStarter();
+  registerPoolStarter((module, memory, threads) => createKernelPool(module, memory, threads, { startTimeoutMs: 1 }));
+  let late: WasmBackend;
+  try {
+    late = createWasmBackend({ threads: 2 });
+  } finally {
+    if (previous) registerPoolStarter(previous);
+  }
+  const lateName = `wasm (worker death test ${made++})`;
+  keel.registerBackend(lateName, () => late);
+  const info = await withBackend(lateName, () => keel.ready());
+  assert.equal(info.workers, 0);
+  assert.match(info.threadsFailure ?? 'none', /the worker threads had not started after 0\.001 s/);
+});
+
 test("a worker whose kernel throws midway: a ThreadPoolError at once, saying so; the next run, on one thread, gives the same weights", { skip, timeout: 60_000 }, async () => {
   const { name, be, pool } = await backendWithPool();
   const begun = performance.now();

@@ -231,8 +231,14 @@ export function getBackend(): string {
 /** What `ready()` tells about the active backend. */
 export interface BackendInfo {
   name: string;
-  /** Worker threads that run parts of large kernels, beside the calling thread. */
+  /** Worker threads that run parts of large kernels, beside the calling thread (0 once they have gone down). */
   workers: number;
+  /**
+   * Why the worker threads are no longer used, when they went down (one died, was stuck, its
+   * kernel threw, or they did not start): kernels run on the calling thread, with the same results.
+   * Absent while they work, and when there never were any.
+   */
+  threadsFailure?: string;
   /** Whether the GEMM kernels use fused multiply-adds (wasm with relaxed SIMD). */
   fusedMultiplyAdd: boolean;
 }
@@ -251,12 +257,19 @@ export interface BackendInfo {
  * as later ones while V8 warms up; compiling the kernels eagerly, V8's `--no-liftoff`, does not
  * shorten that, measured on Node 20.)
  *
+ * Once the worker threads have gone down (see BackendInfo.threadsFailure), it reports `workers: 0`
+ * and why, whenever it is called.
+ *
  * @example
  * const { workers } = await keel.ready(); // { name: 'wasm', workers: 1, fusedMultiplyAdd: true } by default on Node
  */
 export async function ready(): Promise<BackendInfo> {
-  const b = backend() as Backend & { threadsReady?: Promise<number>; relaxedSimd?: boolean };
-  return { name: b.name, workers: (await b.threadsReady) ?? 0, fusedMultiplyAdd: b.relaxedSimd ?? false };
+  const b = backend() as Backend & { threadsReady?: Promise<number>; relaxedSimd?: boolean; threadsFailure?: string };
+  const started = (await b.threadsReady) ?? 0;
+  const failure = b.threadsFailure;
+  const info: BackendInfo = { name: b.name, workers: failure === undefined ? started : 0, fusedMultiplyAdd: b.relaxedSimd ?? false };
+  if (failure !== undefined) info.threadsFailure = failure;
+  return info;
 }
 
 /** The names of the registered backends. */

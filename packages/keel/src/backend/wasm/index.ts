@@ -149,6 +149,12 @@ export type WasmBackend = Backend & {
   readonly threadsReady: Promise<number>;
   /** Blocks of split kernels that worker threads have run so far (a diagnostic). */
   readonly workerBlocks: number;
+  /**
+   * Why the worker threads are no longer used, once they are not (one died, was stuck, its kernel
+   * threw, or they did not start): kernels run on the calling thread from then on. Undefined while
+   * the pool works, and when there never was one (single-threaded by choice or by platform).
+   */
+  readonly threadsFailure: string | undefined;
 };
 
 /** Creates the wasm backend. Throws when WebAssembly SIMD is missing (check `wasmSupported()`). */
@@ -166,6 +172,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   // entry registers (node/relaxed-simd.ts); without it (this module imported on its own) it comes
   // through a lazy import, so that browsers never see worker_threads, and only after an event-loop turn.
   let pool: KernelPool | null = null;
+  /** Why the pool was dropped (it failed to start, or threw a ThreadPoolError); see threadsFailure. */
+  let droppedBecause: string | undefined;
   const parts = Math.max(1, Math.floor(options.threads ?? DEFAULT_PARTS));
   const workStealing = options.workStealing ?? true;
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
@@ -173,8 +181,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     const p = start(kernels.module, kernels.memory, parts);
     if (!p) return Promise.resolve(0);
     pool = p;
-    return p.started.then(() => p.workers, () => {
-      if (pool === p) pool = null; // a worker failed to start: stay on this thread for good
+    return p.started.then(() => p.workers, (e: unknown) => {
+      if (pool === p) {
+        pool = null; // a worker failed to start: stay on this thread for good
+        droppedBecause ??= e instanceof Error ? e.message : String(e);
+      }
       return 0;
     });
   };
@@ -269,10 +280,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       for (const block of blocks) local(...block);
       return;
     }
+    const p = pool;
     try {
-      pool.run(name, blocks, local, workStealing);
+      p.run(name, blocks, local, workStealing);
     } catch (e) {
       pool = null;
+      droppedBecause ??= p.failure ?? (e instanceof Error ? e.message : String(e));
       throw e;
     }
   }
@@ -331,6 +344,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     threadsReady,
     get workerBlocks() {
       return pool?.workerBlocks ?? 0;
+    },
+    get threadsFailure() {
+      return pool?.failure ?? droppedBecause;
     },
     relaxedSimd: kernels.relaxed,
     alloc: (size: number, dtype: DType) => (dtype === 'float64' ? new Float64Array(size) : heap.alloc(size)),

@@ -95,7 +95,10 @@ export interface KernelPool {
    * is shut down then (its workers are terminated: a late one must not write into the memory).
    */
   run(kernel: PoolKernel, blocks: number[][], local: (...args: number[]) => void, steal?: boolean): void;
-  /** Why the pool stopped using its workers, once it has (a worker died or was stuck); else undefined. */
+  /**
+   * Why the pool stopped using its workers, once it has (a worker died or was stuck), or once a
+   * worker has said in shared memory that it died (the pool stops at its next job); else undefined.
+   */
   readonly failure: string | undefined;
   /**
    * For tests: makes worker `index` suffer `fault` ('throw-before': throw on claiming its next
@@ -291,7 +294,9 @@ export function createPoolController(workers: number, platform: PoolPlatform = {
     workers,
     started,
     get failure() {
-      return failure;
+      // A worker that died says so in shared memory at once; the pool acts on it at its next job.
+      const broken = Atomics.load(ctl, BROKEN);
+      return failure ?? (broken !== 0 && broken <= workers ? `wasm backend: worker thread ${broken} of ${workers} died` : undefined);
     },
     get ready() {
       return Atomics.load(ctl, 1) === workers && Atomics.load(ctl, BROKEN) === 0;
