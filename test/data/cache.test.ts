@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import * as keel from 'keel';
 import * as cache from '../../packages/keel-datasets/src/cache.js';
 import * as datasets from 'keel-datasets';
@@ -19,6 +20,29 @@ function tempDir(t: { after(fn: () => void): void }): string {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/**
+ * Runs `fn`, recording every path that `readFileSync` is given meanwhile, by any module (named ESM
+ * imports of node:fs included, through syncBuiltinESMExports).
+ */
+async function readsDuring<T>(fn: () => Promise<T>): Promise<{ result: T; reads: string[] }> {
+  const original = fs.readFileSync;
+  const reads: string[] = [];
+  fs.readFileSync = ((path: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+    reads.push(String(path));
+    return (original as (...args: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.readFileSync;
+  syncBuiltinESMExports();
+  try {
+    return { result: await fn(), reads };
+  } finally {
+    fs.readFileSync = original;
+    syncBuiltinESMExports();
+  }
+}
+
+/** The Fashion-MNIST source files (the package's per-class JSON) among `reads`. */
+const sourceFiles = (reads: string[]) => reads.filter((p) => p.includes(`fashion-mnist${sep}src${sep}clothes${sep}`));
 
 const small = () => ({
   count: 3, rows: 2, cols: 2, skipped: 1,
@@ -115,8 +139,9 @@ test('a cache folder that cannot be made (under /proc) is reported at once, with
 
 test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skipped, cached, deterministic', async (t) => {
   const cacheDir = tempDir(t);
-  const first = await datasets.fashionMnist({ cacheDir });
+  const { result: first, reads: firstReads } = await readsDuring(() => datasets.fashionMnist({ cacheDir }));
   assert.match(first.info.cache, /^built/);
+  assert.equal(sourceFiles(firstReads).length, 10, 'building the cache reads the 10 source files (and the spy sees them)');
   assert.equal(first.info.skipped, 2);
   assert.deepEqual(first.train.xs.shape, [55000, 28, 28]);
   assert.deepEqual(first.validation.xs.shape, [5000, 28, 28]);
@@ -131,9 +156,12 @@ test('fashionMnist(): 55,000 / 5,000 / 10,000, stratified, 2 malformed rows skip
   assert.deepEqual(perClass(first.test.ys), new Array(10).fill(1000));
   assert.equal(first.classNames[9], 'Ankle boot');
 
-  const second = await datasets.fashionMnist({ cacheDir, scale: false, trainLimit: 1000 });
+  // A cached load reads the cache file, once, and never the source files: it parses no JSON.
+  // (How long it takes is the benchmarks' business, not a test's.)
+  const { result: second, reads: secondReads } = await readsDuring(() => datasets.fashionMnist({ cacheDir, scale: false, trainLimit: 1000 }));
   assert.match(second.info.cache, /^hit/);
-  assert.ok(second.info.seconds < 2, `cached load took ${second.info.seconds} s`);
+  assert.deepEqual(sourceFiles(secondReads), [], 'the cached load read the source files again');
+  assert.deepEqual(secondReads.filter((p) => p === second.info.cacheFile), [second.info.cacheFile], 'the cached load read the cache file once');
   assert.deepEqual(second.train.ys.values, first.train.ys.values.subarray(0, 1000));
   // Raw pixels are integers 0-255; scaled ones are the same divided by 255.
   const raw = second.train.xs.values;
