@@ -22,6 +22,9 @@ interface NormalizationKernelExports {
     groups: number, y: number, mean: number, invStd: number, scratch: number): void;
   groupNormGrad(x: number, dy: number, gamma: number, mean: number, invStd: number, batch: number, positions: number,
     channels: number, groups: number, dx: number, dgamma: number, dbeta: number, scratch: number): void;
+  groupNormGradPartial(x: number, dy: number, gamma: number, mean: number, invStd: number, batch: number, positions: number,
+    channels: number, groups: number, dx: number, partials: number, scratch: number): void;
+  groupNormGradReduce(partials: number, batch: number, channels: number, dgamma: number, dbeta: number): void;
 }
 
 /** How a kernel uses an argument: read it, write it, or both. */
@@ -124,7 +127,9 @@ export const THREADED_GEMM_MIN_FLOPS = 2e5;
 
 /**
  * Batch normalizations of at least this many values split their columns across threads (measured
- * at 256×1024 on 2 cores; at 32×300 one thread is faster than the hand-off).
+ * at 256×1024 on 2 cores; at 32×300 one thread is faster than the hand-off). Group and layer
+ * normalizations of this many values split their samples (the same passes over the values; not
+ * measured separately).
  */
 export const THREADED_BN_MIN_VALUES = 65536;
 
@@ -323,6 +328,37 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
     runBlocks(name, ranges, kernel as (...args: number[]) => void);
   }
+
+  /**
+   * The sample ranges [n0, n1) that a group normalization of `batch` samples and `values` values
+   * is split into: one range when it is small (THREADED_BN_MIN_VALUES) or has fewer samples than
+   * parts, else `parts` ranges. Depends only on the sizes and `parts`.
+   */
+  function sampleRanges(batch: number, values: number): [number, number][] {
+    if (parts < 2 || values < THREADED_BN_MIN_VALUES || batch < parts) return [[0, batch]];
+    const ranges: [number, number][] = [];
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = Math.round((batch * (t + 1)) / parts);
+      ranges.push([start, end]);
+      start = end;
+    }
+    return ranges;
+  }
+  /** Floats of scratch for each part of a split kernel: `floats` rounded up to whole 64-byte lines. */
+  const perPart = (floats: number): number => Math.ceil(floats / 16) * 16;
+
+  // Per-sample terms of group norm's dgamma and dbeta (2·channels floats a sample), grown and kept.
+  let termsPtr = -1;
+  let termsBytes = 0;
+  const sampleTerms = (floats: number): number => {
+    if (floats * 4 > termsBytes) {
+      if (termsPtr >= 0) heap.free(termsPtr);
+      termsBytes = Math.ceil(floats * 4 * 1.25);
+      termsPtr = heap.malloc(termsBytes, false); // every value is written by its sample's block
+      if (termsPtr < 0) throw new Error(`wasm backend: out of WebAssembly memory for ${floats} floats of group norm terms.`);
+    }
+    return termsPtr;
+  };
 
   // One scratch block for packing and per-column coefficients, grown on demand and kept.
   let scratchPtr = -1;
@@ -550,21 +586,32 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       call.finish();
     },
 
-    // Per-sample normalization (assembly/normalization.as), on this thread: samples are independent,
-    // but the thread pool runs only the kernels threads.ts lists.
+    // Per-sample normalization (assembly/normalization.as). Samples are independent, so large
+    // batches split into ranges of samples, each part with its own scratch. The backward's dgamma
+    // and dbeta sum over samples: split, each part writes its samples' terms, and this thread then
+    // adds them in sample order (groupNormGradReduce), which gives the bits of one unsplit call.
     groupNorm(x, gamma, beta, epsilon, batch, positions, channels, groups, y, mean, invStd) {
       if (!allFloat32(x, gamma, beta, y, mean, invStd)) {
         return js.groupNorm(x, gamma, beta, epsilon, batch, positions, channels, groups, y, mean, invStd);
       }
-      const s = scratch(3 * channels);
       const n = batch * positions * channels;
+      const ranges = sampleRanges(batch, n);
+      const per = perPart(3 * channels);
+      const s = scratch(per * ranges.length);
       const px = call.ptr(x as Float32Array, n, 'in');
       const pg = call.ptr(gamma as Float32Array, channels, 'in');
       const pb = call.ptr(beta as Float32Array, channels, 'in');
       const py = call.ptr(y as Float32Array, n, 'out');
       const pm = call.ptr(mean as Float32Array, batch * groups, 'out');
       const pi = call.ptr(invStd as Float32Array, batch * groups, 'out');
-      k.groupNorm(px, pg, pb, epsilon, batch, positions, channels, groups, py, pm, pi, s);
+      if (ranges.length === 1) {
+        k.groupNorm(px, pg, pb, epsilon, batch, positions, channels, groups, py, pm, pi, s);
+      } else {
+        const sample = positions * channels * 4;
+        runBlocks('groupNorm', ranges.map(([n0, n1], t) => [
+          px + n0 * sample, pg, pb, epsilon, n1 - n0, positions, channels, groups, py + n0 * sample, pm + n0 * groups * 4, pi + n0 * groups * 4, s + t * per * 4,
+        ]), k.groupNorm);
+      }
       call.finish();
     },
 
@@ -572,8 +619,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (!allFloat32(x, dy, gamma, mean, invStd, dx, dgamma, dbeta)) {
         return js.groupNormGrad(x, dy, gamma, mean, invStd, batch, positions, channels, groups, dx, dgamma, dbeta);
       }
-      const s = scratch(4 * channels);
       const n = batch * positions * channels;
+      const ranges = sampleRanges(batch, n);
+      const per = perPart(4 * channels);
+      const s = scratch(per * ranges.length);
+      const terms = ranges.length === 1 ? -1 : sampleTerms(batch * 2 * channels);
       const px = call.ptr(x as Float32Array, n, 'in');
       const pdy = call.ptr(dy as Float32Array, n, 'in');
       const pg = call.ptr(gamma as Float32Array, channels, 'in');
@@ -582,7 +632,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pdx = call.ptr(dx as Float32Array, n, 'out');
       const pdg = call.ptr(dgamma as Float32Array, channels, 'inout');
       const pdb = call.ptr(dbeta as Float32Array, channels, 'inout');
-      k.groupNormGrad(px, pdy, pg, pm, pi, batch, positions, channels, groups, pdx, pdg, pdb, s);
+      if (ranges.length === 1) {
+        k.groupNormGrad(px, pdy, pg, pm, pi, batch, positions, channels, groups, pdx, pdg, pdb, s);
+      } else {
+        const sample = positions * channels * 4;
+        runBlocks('groupNormGradPartial', ranges.map(([n0, n1], t) => [
+          px + n0 * sample, pdy + n0 * sample, pg, pm + n0 * groups * 4, pi + n0 * groups * 4, n1 - n0, positions, channels, groups,
+          pdx + n0 * sample, terms + n0 * 2 * channels * 4, s + t * per * 4,
+        ]), k.groupNormGradPartial);
+        k.groupNormGradReduce(terms, batch, channels, pdg, pdb);
+      }
       call.finish();
     },
 

@@ -2,7 +2,8 @@
  * Splitting kernels across threads that share the kernels' memory. This file is browser-safe: the
  * job protocol, the worker's loop (as source text, for Node's worker_threads and the browser's Web
  * Workers alike), the calling thread's side of a pool, and the split of the work into blocks (of C
- * for a GEMM, of columns for BN). Starting the workers is platform code: node/pool.ts, web-pool.ts.
+ * for a GEMM, of columns for BN, of samples for group norm). Starting the workers is platform
+ * code: node/pool.ts, web-pool.ts.
  *
  * Protocol (one Int32Array over a SharedArrayBuffer): [0] job generation, bumped by the calling
  * thread to start a job; [1] how many workers are ready; [2] how many blocks workers have run
@@ -45,15 +46,17 @@ export const POOL_KERNELS = [
   'addBiasActivation', 'batchNormInfer',
   'im2col', 'col2im', 'depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter',
   'maxPool', 'maxPoolGrad', 'avgPool', 'avgPoolGrad',
+  'groupNorm', 'groupNormGradPartial',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
-/** Argument positions holding a float (batchNormTrainStrided's epsilon; the optimizers' rates and decays). */
+/** Argument positions holding a float (batchNormTrainStrided's and groupNorm's epsilon; the optimizers' rates and decays). */
 export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   gemmStrided: [], batchNormTrainStrided: [11], batchNormGradStrided: [],
   sgdUpdate: [4, 5], adamUpdate: [5, 6, 7, 8], rmspropUpdate: [6, 7, 8, 9, 10], nadamUpdate: [5, 6, 7, 8, 9, 10], fillValue: [2],
   addBiasActivation: [6], batchNormInfer: [5],
   im2col: [], col2im: [], depthwiseConv2d: [], depthwiseConv2dBackpropInput: [], depthwiseConv2dBackpropFilter: [],
   maxPool: [], maxPoolGrad: [], avgPool: [], avgPoolGrad: [],
+  groupNorm: [3], groupNormGradPartial: [],
 };
 export const NO_BLOCK = 0;
 export const FREE = 1;

@@ -4,4 +4,4 @@ export { addBias, addBiasActivation, columnSums, fillValue, findNonFinite, unary
 export { batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer } from './batchNorm';
 export { sgdUpdate, adamUpdate, rmspropUpdate, nadamUpdate } from './optimizers';
 export { im2col, col2im, maxPool, maxPoolGrad, avgPool, avgPoolGrad, depthwiseConv2d, depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter } from './conv';
-export { groupNorm, groupNormGrad } from './normalization';
+export { groupNorm, groupNormGrad, groupNormGradPartial, groupNormGradReduce } from './normalization';

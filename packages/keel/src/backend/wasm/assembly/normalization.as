@@ -9,7 +9,9 @@
 // SIMD runs along the channels of a position (4 per lane group), or along a group's values when
 // they are contiguous in memory (one position, or one group): then a group is summed as one range.
 // Statistics are per sample, so the outer loop is over samples and every pass stays within one
-// sample, which at these sizes is in cache for the second and third passes.
+// sample, which at these sizes is in cache for the second and third passes. Threads split the
+// samples (the backend's groupNorm and groupNormGrad); the backward's dγ and dβ, sums over samples,
+// are then added in sample order by groupNormGradReduce, so that the bits do not depend on the split.
 
 /** Σ p[0..len), in two 4-lane accumulators. */
 @inline function sumRange(p: usize, len: i32): f32 {
@@ -157,11 +159,47 @@ export function groupNorm(
 
 /**
  * Closed-form backward of groupNorm. `scratch` holds 4·channels floats; dgamma and dbeta are
- * accumulated into; dx may alias dy (each value of dy is read before dx is written there).
+ * accumulated into, sample after sample; dx may alias dy (each value of dy is read before dx is
+ * written there).
  */
 export function groupNormGrad(
   x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, batch: i32, positions: i32, channels: i32, groups: i32,
   dx: usize, dgamma: usize, dbeta: usize, scratch: usize,
+): void {
+  gradSamples(x, dy, gamma, mean, invStd, batch, positions, channels, groups, dx, dgamma, dbeta, scratch, false);
+}
+
+/**
+ * groupNormGrad for the threads' share of the samples: dx as groupNormGrad computes it, and each
+ * sample's contributions to dβ and dγ written (not added) to `partials`, 2·channels floats per
+ * sample (Σdy, then Σdy·x̂). groupNormGradReduce then adds them in sample order, which gives
+ * groupNormGrad's dγ and dβ bit for bit however the samples were split.
+ */
+export function groupNormGradPartial(
+  x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, batch: i32, positions: i32, channels: i32, groups: i32,
+  dx: usize, partials: usize, scratch: usize,
+): void {
+  gradSamples(x, dy, gamma, mean, invStd, batch, positions, channels, groups, dx, partials + (<usize>channels << 2), partials, scratch, true);
+}
+
+/** dβ[c] += partials[n][0][c] and dγ[c] += partials[n][1][c], for n = 0, 1, ... batch − 1 in turn. */
+export function groupNormGradReduce(partials: usize, batch: i32, channels: i32, dgamma: usize, dbeta: usize): void {
+  const colBytes = <usize>channels << 2;
+  for (let n = 0; n < batch; n++) {
+    const row = partials + <usize>n * 2 * colBytes;
+    accumulateRow(row, dbeta, channels);
+    accumulateRow(row + colBytes, dgamma, channels);
+  }
+}
+
+/**
+ * The backward over `batch` samples. With `partial` false, each sample's Σdy·x̂ and Σdy are added
+ * to dgamma[c] and dbeta[c]; with it true, they are stored at dgamma and dbeta + n·2·channels
+ * floats (sample n's row of groupNormGradPartial's `partials`).
+ */
+@inline function gradSamples(
+  x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, batch: i32, positions: i32, channels: i32, groups: i32,
+  dx: usize, dgamma: usize, dbeta: usize, scratch: usize, partial: bool,
 ): void {
   const colBytes = <usize>channels << 2;
   const sampleBytes = <usize>positions * colBytes;
@@ -200,14 +238,20 @@ export function groupNormGrad(
     }
     // Per group: Σĝ = Σ γ·Σdy and Σĝ·x̂ = Σ γ·Σdy·x̂ over its channels; then per channel
     // dx = A·dy − B − (x − mean)·K with A = γ·invStd, B = invStd·Σĝ/m, K = invStd²·Σĝ·x̂/m.
+    const row = partial ? <usize>n * 2 * colBytes : 0;
     for (let g = 0; g < groups; g++) {
       const c0 = g * perGroup, c1 = c0 + perGroup;
       let sumG: f32 = 0, sumGXhat: f32 = 0;
       for (let c = c0; c < c1; c++) {
         const o = <usize>c << 2;
         const s1 = load<f32>(sumDy + o), s2 = load<f32>(sumDyXhat + o), w = load<f32>(gamma + o);
-        store<f32>(dbeta + o, load<f32>(dbeta + o) + s1);
-        store<f32>(dgamma + o, load<f32>(dgamma + o) + s2);
+        if (partial) {
+          store<f32>(dbeta + row + o, s1);
+          store<f32>(dgamma + row + o, s2);
+        } else {
+          store<f32>(dbeta + o, load<f32>(dbeta + o) + s1);
+          store<f32>(dgamma + o, load<f32>(dgamma + o) + s2);
+        }
         sumG += w * s1;
         sumGXhat += w * s2;
       }
