@@ -1,5 +1,5 @@
 /** What every experiment shares: its context, its result, and a seeded training run. */
-import { NonFiniteLossError, optimizers, setRandomSeed, slice, tensor, type Callback, type Sequential, type Tensor } from 'keel';
+import { NonFiniteLossError, optimizers, recomputeBatchNormStatistics, setRandomSeed, slice, tensor, type Callback, type Sequential, type Tensor } from 'keel';
 import type { ImageDataset, LabeledTensors } from 'keel-datasets';
 import type { ComparisonResult, Verdict } from './verdict.js';
 import type { VegaLiteSpec } from './plots.js';
@@ -97,6 +97,14 @@ export interface RunSpec {
   callbacks?: Callback[];
   /** Shuffle the training data every epoch (default true); false keeps an arrangement made on purpose. */
   shuffle?: boolean;
+  /**
+   * Validate with exact population statistics over the first N training images (BN's inference
+   * as the BN paper defines it, recomputed before each validation) instead of the moving averages.
+   * For short runs: moving averages of momentum 0.99 need several hundred steps to forget their
+   * initial values, longer for features of small variance, so a few hundred steps leave them wrong
+   * and the validation measures that rather than the training.
+   */
+  populationStatistics?: number;
 }
 
 export interface RunResult {
@@ -122,13 +130,19 @@ export async function train(ctx: ExperimentContext, spec: RunSpec): Promise<RunR
   const history = { valAccuracy: [] as number[], valLoss: [] as number[], trainLoss: [] as number[], trainAccuracy: [] as number[] };
   let diverged = false;
   try {
+    const population = spec.populationStatistics === undefined ? null : firstN(spec.train, spec.populationStatistics).xs;
     await model.fit(spec.train.xs, spec.train.ys, {
-      epochs: spec.epochs, batchSize: spec.batchSize, validationData: [spec.validation.xs, spec.validation.ys],
+      epochs: spec.epochs, batchSize: spec.batchSize,
+      ...(population ? {} : { validationData: [spec.validation.xs, spec.validation.ys] as [Tensor, Tensor] }),
       verbose: 0, seed: spec.seed * 7919 + 17, shuffle: spec.shuffle ?? true,
       callbacks: [
         ...(spec.callbacks ?? []),
         {
-          onEpochEnd: (_epoch, logs) => {
+          onEpochEnd: async (_epoch, logs) => {
+            if (population) {
+              await recomputeBatchNormStatistics(model, population, { batchSize: 500 });
+              [logs!.val_loss, logs!.val_accuracy] = evaluate(model, spec.validation);
+            }
             history.valAccuracy.push(logs!.val_accuracy);
             history.valLoss.push(logs!.val_loss);
             history.trainLoss.push(logs!.loss);
