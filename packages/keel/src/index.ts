@@ -29,6 +29,7 @@ export * as layers from './layers/index.js';
 export * as initializers from './initializers/index.js';
 export * as optimizers from './optimizers/index.js';
 export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs, type PredictArgs } from './models/sequential.js';
+export type { FitDatasetArgs, EvaluateDatasetArgs, DatasetLike, DatasetBatch } from './models/sequential.js';
 export { History, CustomCallback, type Callback, type CustomCallbackArgs, type Logs, type FitParams } from './models/callbacks.js';
 export * as callbacks from './callbacks.js';
 export { LOSSES, type LossName } from './losses/index.js';

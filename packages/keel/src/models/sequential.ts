@@ -16,9 +16,12 @@ import { getLoss, type Loss } from '../losses/index.js';
 import { getMetric, type Metric } from '../metrics/index.js';
 import { getOptimizer, type Optimizer } from '../optimizers/index.js';
 import { checkFinite, empty, fillInPlace, slice, toBatch, type TypedArray } from '../ops/tensor.js';
+import type { Callback, History } from './callbacks.js';
+import { runTraining, type StepResult, type TrainBatch } from './trainingLoop.js';
+import type { DatasetLike } from './datasetSource.js';
 import {
-  History, formatLogs, withMetricAliases, type Callback, type FitParams, type Logs, type ParamsAwareCallback,
-} from './callbacks.js';
+  datasetPlan, evaluateOver, withDatasetHint, type DatasetModel, type EvaluateDatasetArgs, type FitDatasetArgs,
+} from './datasetTraining.js';
 import { formatSummary, summaryRows } from './summary.js';
 import { registeredModelSaver, withSaveConfig, type IOHandler, type SaveConfig, type SaveResult, type TrainingConfig } from './saving.js';
 
@@ -77,6 +80,14 @@ export interface FitArgs {
   seed?: number;
 }
 
+/** One element of the datasets `fitDataset` and `evaluateDataset` read: a batch of inputs and labels. */
+export interface DatasetBatch {
+  xs: InputData;
+  ys: LabelData;
+}
+
+export type { DatasetLike, FitDatasetArgs, EvaluateDatasetArgs };
+
 export interface EvaluateArgs {
   batchSize?: number;
   verbose?: number;
@@ -84,11 +95,6 @@ export interface EvaluateArgs {
 
 export interface PredictArgs {
   batchSize?: number;
-}
-
-interface StepResult {
-  loss: number;
-  correct: number[];
 }
 
 /** dL/d(logits) can be fed straight to layers whose activation the loss fuses with. */
@@ -326,88 +332,34 @@ export class Sequential {
     const n = xTrain.shape[0];
     const batches = batchBounds(n, batchSize);
     const random = seed === undefined ? defaultRandom() : new Random(seed);
-    const callbacks = ([] as Callback[]).concat(args.callbacks ?? []);
     const metricNames = compiled.metrics.map((m) => m.name);
-    const params: FitParams = {
-      epochs, initialEpoch, samples: n, steps: batches.length, batchSize,
-      validationSamples: validation ? validation[0].shape[0] : 0,
-      metrics: ['loss', ...metricNames, ...(validation ? ['val_loss', ...metricNames.map((m) => `val_${m}`)] : [])],
-    };
-    const history = new History();
-    history.params = params;
-    for (const cb of callbacks) {
-      (cb as ParamsAwareCallback<Sequential>).setModel?.(this);
-      (cb as ParamsAwareCallback<Sequential>).setParams?.(params);
-    }
-    this.stopTraining = false;
-    for (const cb of callbacks) await cb.onTrainBegin?.();
     const order = new Int32Array(n).map((_, i) => i);
     // Each epoch shuffles the previous order in place: replaying the shuffles of the epochs before
     // initialEpoch gives the order the run had there. The global generator has no known past: no replay.
     if (shuffle && seed !== undefined && initialEpoch < epochs) for (let e = 0; e < initialEpoch; e++) random.shuffle(order);
-    let lastYield = Date.now();
-
-    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
-      const started = Date.now();
-      for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
-      if (shuffle) random.shuffle(order);
-      let lossSum = 0;
-      const correctSums = compiled.metrics.map(() => 0);
-      let seen = 0;
-      for (let b = 0; b < batches.length; b++) {
-        const [start, end] = batches[b];
-        for (const cb of callbacks) await cb.onBatchBegin?.(b, { batch: b, size: end - start });
-        const xb = this.gather('xb', xTrain, order, start, end);
-        const yb = this.gather('yb', yTrain, order, start, end);
-        let result: StepResult;
-        try {
-          result = this.trainStep(xb, yb);
-        } catch (e) {
-          if (e instanceof NonFiniteLossError) {
-            throw new NonFiniteLossError(
-              `fit: the loss became ${e.message} at epoch ${epoch + 1}, batch ${b + 1} of ${batches.length}; ` +
-                `training stopped and the weights from before that step are kept. ` +
-                `Try a smaller learning rate, inputs scaled to [0, 1], or BatchNormalization.`,
-            );
-          }
-          throw e;
-        }
-        const size = end - start;
-        seen += size;
-        lossSum += result.loss * size;
-        result.correct.forEach((c, i) => (correctSums[i] += c));
-        if (callbacks.length) {
-          const logs: Logs = { batch: b, size, loss: lossSum / seen };
-          metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
-          withMetricAliases(logs);
-          for (const cb of callbacks) await cb.onBatchEnd?.(b, logs);
-        }
-        if (this.stopTraining) break;
-        // Let timers, redraws and Ctrl-C handlers run during long epochs (about every 50 ms).
-        if (Date.now() - lastYield > 50) {
-          await yieldToEventLoop();
-          lastYield = Date.now();
-        }
-      }
-      const logs: Logs = { loss: lossSum / seen };
-      metricNames.forEach((m, i) => (logs[m] = correctSums[i] / seen));
-      if (validation) {
-        const v = this.evaluateInternal(validation[0], validation[1], Math.max(batchSize, 256));
-        logs.val_loss = v.loss;
-        metricNames.forEach((m, i) => (logs[`val_${m}`] = v.metrics[i]));
-      }
-      withMetricAliases(logs);
-      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
-      // Recorded after the callbacks, as Keras's History comes last: what a callback adds to the
-      // logs (learningRateScheduler's learning_rate) is in the history too.
-      history.record(epoch, logs);
-      if (verbose >= 1) {
-        console.log(`Epoch ${epoch + 1}/${epochs} - ${((Date.now() - started) / 1000).toFixed(1)}s - ${formatLogs(logs)}`);
-      }
-      await yieldToEventLoop();
-    }
-    for (const cb of callbacks) await cb.onTrainEnd?.();
-    return history;
+    return runTraining(this, (xb, yb) => this.trainStep(xb, yb), {
+      where: 'fit', epochs, initialEpoch, verbose, metricNames,
+      callbacks: ([] as Callback[]).concat(args.callbacks ?? []),
+      params: {
+        epochs, initialEpoch, samples: n, steps: batches.length, batchSize,
+        validationSamples: validation ? validation[0].shape[0] : 0,
+        metrics: ['loss', ...metricNames, ...(validation ? ['val_loss', ...metricNames.map((m) => `val_${m}`)] : [])],
+      },
+      // The in-memory source of batches: rows of (xTrain, yTrain) in this epoch's order, gathered
+      // into reused buffers. The shuffle waits for the first batch, after onEpochBegin.
+      openEpoch: () => {
+        let b = 0;
+        return {
+          next: () => {
+            if (b === 0 && shuffle) random.shuffle(order);
+            if (b === batches.length) return null;
+            const [start, end] = batches[b++];
+            return { x: this.gather('xb', xTrain, order, start, end), y: this.gather('yb', yTrain, order, start, end) };
+          },
+        };
+      },
+      validate: validation && (() => this.evaluateInternal(validation[0], validation[1], Math.max(batchSize, 256))),
+    });
   }
 
   /** One training step on one batch; returns the loss (and metrics, when compiled with some). */
@@ -536,9 +488,81 @@ export class Sequential {
     positiveInteger('evaluate', 'batchSize', batchSize);
     const compiled = this.assertCompiled('evaluate');
     const [x, y] = this.checkData('evaluate', xData, yData);
-    const r = this.evaluateInternal(x, y, batchSize);
+    return this.evaluateOutput(this.evaluateInternal(x, y, batchSize));
+  }
+
+  private evaluateOutput(r: { loss: number; metrics: number[] }): EvaluateOutput {
     const scalar = (v: number) => new Tensor(Float32Array.of(v), []);
-    return compiled.metrics.length ? [scalar(r.loss), ...r.metrics.map(scalar)] : new LossScalar(Float32Array.of(r.loss), []);
+    return this.compiled!.metrics.length ? [scalar(r.loss), ...r.metrics.map(scalar)] : new LossScalar(Float32Array.of(r.loss), []);
+  }
+
+  // ---- datasets -----------------------------------------------------------------------------
+
+  /**
+   * Trains on a dataset of batches `{xs, ys}` that need not fit in memory, through the same loop
+   * as `fit` (callbacks, History, stopTraining, logs). `dataset`: a `keel.data` dataset (e.g.
+   * `keel.data.idx({images, labels}).shuffle(10000, 42).batch(32)`), a TF.js-style object with
+   * `iterator()`, an async generator function, or an iterable of batches. See
+   * models/datasetTraining.ts for the semantics and where they differ from TF.js.
+   *
+   * @example await model.fitDataset(keel.data.fromTensorSlices({xs, ys}).shuffle(1000, 1).batch(32), {epochs: 5});
+   */
+  async fitDataset(
+    dataset: DatasetLike<DatasetBatch>, args: FitDatasetArgs<DatasetLike<DatasetBatch> | [InputData, LabelData]> = {},
+  ): Promise<History> {
+    const compiled = this.assertCompiled('fitDataset');
+    const plan = await datasetPlan(this.datasetModel(compiled), dataset, args);
+    return runTraining(this, (x, y) => this.trainStep(x, y), plan);
+  }
+
+  /**
+   * Loss and metrics over a dataset of batches `{xs, ys}` (all of one pass, or `batches` of it), as
+   * `evaluate` returns them. As TF.js's, and also refuses an empty dataset.
+   */
+  async evaluateDataset(dataset: DatasetLike<DatasetBatch>, args: EvaluateDatasetArgs = {}): Promise<EvaluateOutput> {
+    checkOptions('evaluateDataset', args, ['batches', 'verbose']);
+    const compiled = this.assertCompiled('evaluateDataset');
+    if (args.batches !== undefined) positiveInteger('evaluateDataset', 'batches', args.batches);
+    return this.evaluateOutput(await evaluateOver(this.datasetModel(compiled), 'evaluateDataset', dataset, args.batches));
+  }
+
+  private datasetModel(compiled: NonNullable<Sequential['compiled']>): DatasetModel {
+    return {
+      metricNames: compiled.metrics.map((m) => m.name),
+      prepare: (raw, where): TrainBatch => {
+        const [x, y] = this.checkBatch(where, raw);
+        const n = x.shape[0];
+        return { x: this.sliceInto('xb', x, 0, n), y: this.sliceInto('yb', y, 0, n, y.dtype) };
+      },
+      evaluateBatch: (raw, where) => {
+        const [x, y] = this.checkBatch(where, raw);
+        return { ...this.evaluateInternal(x, y, x.shape[0]), size: x.shape[0] };
+      },
+      tensorValidation: (data, batchSize) => {
+        const where = 'fitDataset (validationData)';
+        if (!Array.isArray(data) || data.length !== 2) {
+          throw new ValueError(`${where}: expected validationData as [x, y] or a dataset of {xs, ys} batches, received ${describeValue(data)}.`);
+        }
+        const [x, y] = this.checkData(where, data[0], data[1]);
+        return () => this.evaluateInternal(x, y, batchSize);
+      },
+    };
+  }
+
+  /** Checks one element of a dataset: a batch {xs, ys} the model can take. */
+  private checkBatch(where: string, raw: unknown): [Tensor, Tensor] {
+    const shape = `[batch, ${this.inputShape.join(', ')}]`;
+    if (typeof raw !== 'object' || raw === null || !('xs' in raw) || !('ys' in raw)) {
+      throw new ValueError(
+        `${where}: expected each element of the dataset to be a batch {xs, ys} (xs: inputs of shape ${shape}, ys: their labels), ` +
+          `received ${describeValue(raw)}. With keel.data, make elements {xs, ys} (map) and group them with .batch(n).`,
+      );
+    }
+    try {
+      return this.checkData(where, (raw as DatasetBatch).xs, (raw as DatasetBatch).ys);
+    } catch (e) {
+      throw withDatasetHint(e, where, e instanceof ShapeError ? `(The dataset's batches must be {xs, ys} with xs of shape ${shape}; fix the step that makes them.)` : '');
+    }
   }
 
   private evaluateInternal(x: Tensor, y: Tensor, batchSize: number): { loss: number; metrics: number[] } {
@@ -642,9 +666,9 @@ export class Sequential {
     return out;
   }
 
-  private sliceInto(key: string, t: Tensor, start: number, end: number): Tensor {
+  private sliceInto(key: string, t: Tensor, start: number, end: number, dtype: DType = key === 'ye' ? t.dtype : this.dtype): Tensor {
     const rowSize = t.size / t.shape[0];
-    const out = this.buffer(key, [end - start, ...t.shape.slice(1)], key === 'ye' ? t.dtype : this.dtype);
+    const out = this.buffer(key, [end - start, ...t.shape.slice(1)], dtype);
     out.values.set(t.values.subarray(start * rowSize, end * rowSize));
     return out;
   }
@@ -697,10 +721,4 @@ class LossScalar extends Tensor {
   *[Symbol.iterator](): Iterator<Tensor> {
     yield this;
   }
-}
-
-/** A macrotask turn: setImmediate where it exists (Node), else setTimeout. */
-function yieldToEventLoop(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
-  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
