@@ -6,7 +6,7 @@
  * `[count, rows, cols]` (magic 0x00000803), labels files `[count]` (magic 0x00000801).
  *
  * This module only parses bytes, so it runs in a browser; reading files and gunzipping is done by
- * `data/node/`.
+ * `data/node/`, and streaming a file record by record by `idxStream.ts`.
  */
 import { DataError } from './errors.js';
 
@@ -26,6 +26,34 @@ const TYPE_NAMES: Record<number, string> = {
  * `source` names the file in error messages.
  */
 export function parseIdx(bytes: Uint8Array, source: string, rank?: number): IdxArray {
+  const { shape, headerSize } = parseIdxHeader(bytes, source, rank);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const available = bytes.length - headerSize;
+  if (available < size) {
+    throw new DataError(
+      `${source}: truncated: the header declares shape [${shape.join(',')}] (${size} bytes of values), ` +
+        `the file holds ${available}. Download the file again.`,
+    );
+  }
+  if (available > size) {
+    throw new DataError(
+      `${source}: wrong size: the header declares shape [${shape.join(',')}] (${size} bytes of values), ` +
+        `the file holds ${available - size} more. Is it the right file, and fully gunzipped?`,
+    );
+  }
+  return { shape, data: bytes.subarray(headerSize, headerSize + size) };
+}
+
+/** Bytes of the header that starts `bytes` (4 + 4 per dimension), or 0 if its first 4 bytes are not there yet. */
+export function idxHeaderSize(bytes: Uint8Array): number {
+  return bytes.length < 4 ? 0 : 4 + 4 * bytes[3];
+}
+
+/**
+ * Checks the header at the start of `bytes` (as parseIdx does, with the same messages) and returns
+ * the shape it declares and its length in bytes; the values need not follow yet.
+ */
+export function parseIdxHeader(bytes: Uint8Array, source: string, rank?: number): { shape: number[]; headerSize: number } {
   if (bytes.length < 4) {
     throw new DataError(`${source}: not an IDX file: it holds ${bytes.length} bytes, fewer than the 4-byte magic number.`);
   }
@@ -54,21 +82,7 @@ export function parseIdx(bytes: Uint8Array, source: string, rank?: number): IdxA
   }
   const shape: number[] = [];
   for (let d = 0; d < dims; d++) shape.push(view.getUint32(4 + 4 * d));
-  const size = shape.reduce((a, b) => a * b, 1);
-  const available = bytes.length - headerSize;
-  if (available < size) {
-    throw new DataError(
-      `${source}: truncated: the header declares shape [${shape.join(',')}] (${size} bytes of values), ` +
-        `the file holds ${available}. Download the file again.`,
-    );
-  }
-  if (available > size) {
-    throw new DataError(
-      `${source}: wrong size: the header declares shape [${shape.join(',')}] (${size} bytes of values), ` +
-        `the file holds ${available - size} more. Is it the right file, and fully gunzipped?`,
-    );
-  }
-  return { shape, data: bytes.subarray(headerSize, headerSize + size) };
+  return { shape, headerSize };
 }
 
 /** Builds the bytes of an unsigned-byte IDX file (for tests and for exporting data). */
