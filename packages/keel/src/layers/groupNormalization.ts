@@ -29,28 +29,20 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
-import { Layer, type LayerArgs } from './layer.js';
-import type { LayerVariable } from './variable.js';
-import { getInitializer, type Initializer, type InitializerIdentifier } from '../initializers/index.js';
-import { groupNorm, groupNormGrad, type GroupNormLayout, type NormalizationSaved } from '../ops/normalization.js';
-import { fill } from '../ops/tensor.js';
+import {
+  groupNorm, groupNormGrad, type GroupNormLayout, type NormalizationAffine, type NormalizationGrads, type NormalizationSaved,
+} from '../ops/normalization.js';
+import { PerExampleNormalization, type PerExampleNormalizationArgs } from './perExampleNormalization.js';
 
-export interface GroupNormalizationLayerArgs extends LayerArgs {
+export interface GroupNormalizationLayerArgs extends PerExampleNormalizationArgs {
   /** Number of groups the channels are split into, dividing their count; -1 for one per channel (Instance Normalization). Default 32. */
   groups?: number;
   /** The channels axis. Only the last axis (-1, the default) is supported. */
   axis?: number;
-  /** Added to the variance inside the square root, > 0. Default 1e-3. */
-  epsilon?: number;
-  /** Learn a shift β (default true). */
-  center?: boolean;
-  /** Learn a scale γ (default true). */
-  scale?: boolean;
-  betaInitializer?: InitializerIdentifier | string;
-  gammaInitializer?: InitializerIdentifier | string;
 }
 
-const KEYS = ['groups', 'axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer'];
+/** groups and axis as given, with their defaults. */
+const ownArgs = ({ groups = 32, axis = -1 }: GroupNormalizationLayerArgs) => ({ groups, axis });
 
 /** Throws a ValueError unless `groups` is a positive integer or -1. */
 export function checkGroups(groups: unknown, where: string): void {
@@ -113,72 +105,32 @@ export function groupNormGeometry(
   return { positions, channels, groups: resolved };
 }
 
-export class GroupNormalization extends Layer {
+export class GroupNormalization extends PerExampleNormalization {
   /** As given: -1 stays -1 (one group per channel). */
   readonly groups: number;
   readonly axis: number;
-  readonly epsilon: number;
-  readonly center: boolean;
-  readonly scale: boolean;
-  private readonly initializers: Record<'beta' | 'gamma', Initializer>;
-  gamma: LayerVariable | null = null;
-  beta: LayerVariable | null = null;
-  private fixedGamma: Tensor | null = null;
-  private fixedBeta: Tensor | null = null;
   private geometry: Omit<GroupNormLayout, 'batch'> | null = null;
   private layout: GroupNormLayout | null = null;
-  private saved: NormalizationSaved | null = null;
-  private lastInput: Tensor | null = null;
 
   constructor(args: GroupNormalizationLayerArgs = {}) {
-    super(args, 'GroupNormalization', KEYS);
-    const {
-      groups = 32, axis = -1, epsilon = 1e-3, center = true, scale = true, betaInitializer = 'zeros', gammaInitializer = 'ones',
-    } = args;
-    checkGroups(groups, 'GroupNormalization');
-    if (!Number.isInteger(axis)) {
-      throw new ValueError(`GroupNormalization: expected an integer axis (-1, the channels), received ${describeValue(axis)}.`);
-    }
-    if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {
-      throw new ValueError(`GroupNormalization: expected epsilon > 0 (default 1e-3), received ${describeValue(epsilon)}.`);
-    }
-    if (typeof center !== 'boolean' || typeof scale !== 'boolean') {
-      throw new ValueError(`GroupNormalization: expected center and scale to be true or false, received ${describeValue(typeof center !== 'boolean' ? center : scale)}.`);
-    }
+    super(args, 'GroupNormalization', ['groups', 'axis'], () => {
+      const { groups, axis } = ownArgs(args);
+      checkGroups(groups, 'GroupNormalization');
+      if (!Number.isInteger(axis)) {
+        throw new ValueError(`GroupNormalization: expected an integer axis (-1, the channels), received ${describeValue(axis)}.`);
+      }
+    });
+    const { groups, axis } = ownArgs(args);
     this.groups = groups;
     this.axis = axis;
-    this.epsilon = epsilon;
-    this.center = center;
-    this.scale = scale;
-    this.initializers = { beta: getInitializer(betaInitializer), gamma: getInitializer(gammaInitializer) };
   }
 
   getClassName(): string {
     return 'GroupNormalization';
   }
 
-  /** @internal */
-  get betaInitializer(): Initializer {
-    return this.initializers.beta;
-  }
-
-  /** @internal */
-  get gammaInitializer(): Initializer {
-    return this.initializers.gamma;
-  }
-
-  override getConfig(): Record<string, unknown> {
-    const init = (i: Initializer) => ({ class_name: i.getClassName(), config: i.getConfig() });
-    return {
-      ...super.getConfig(),
-      groups: this.groups, axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
-      beta_initializer: init(this.initializers.beta),
-      gamma_initializer: init(this.initializers.gamma),
-    };
-  }
-
-  computeOutputShape(inputShape: readonly number[]): number[] {
-    return [...inputShape];
+  protected ownConfig(): Record<string, unknown> {
+    return { groups: this.groups, axis: this.axis };
   }
 
   override build(inputShape: readonly number[]): void {
@@ -186,12 +138,7 @@ export class GroupNormalization extends Layer {
     const geometry = groupNormGeometry(this.groups, this.axis, inputShape, `GroupNormalization '${this.name}'`);
     super.build(inputShape);
     this.geometry = geometry;
-    const channels = [geometry.channels];
-    const init = (i: Initializer) => i.apply(channels, this.dtype);
-    if (this.scale) this.gamma = this.addWeight('gamma', init(this.initializers.gamma), 'parameter');
-    else this.fixedGamma = fill(channels, 1, this.dtype);
-    if (this.center) this.beta = this.addWeight('beta', init(this.initializers.beta), 'parameter');
-    else this.fixedBeta = fill(channels, 0, this.dtype);
+    this.buildAffine([geometry.channels]);
   }
 
   /** The number of groups the channels are split into (-1 resolved to the channel count), once built. */
@@ -199,42 +146,17 @@ export class GroupNormalization extends Layer {
     return this.geometry?.groups ?? this.groups;
   }
 
-  private get gammaValue(): Tensor {
-    return this.gamma?.value ?? this.fixedGamma!;
+  protected statisticsShape(x: Tensor): number[] {
+    return [x.shape[0], this.geometry!.groups];
   }
 
-  private get betaValue(): Tensor {
-    return this.beta?.value ?? this.fixedBeta!;
-  }
-
-  /** The same in training and inference: each sample's own statistics. */
-  forward(x: Tensor, _training: boolean): Tensor {
-    const g = this.geometry!;
+  protected normalize(x: Tensor, affine: NormalizationAffine, y: Tensor, saved: NormalizationSaved): void {
     const batch = x.shape[0];
-    if (this.layout?.batch !== batch) this.layout = { batch, ...g };
-    const y = this.buffer('out', x.shape, x.dtype);
-    this.saved = {
-      mean: this.buffer('mean', [batch, g.groups], x.dtype),
-      invStd: this.buffer('invStd', [batch, g.groups], x.dtype),
-    };
-    groupNorm(x, { gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon }, this.layout, y, this.saved);
-    this.lastInput = x;
-    return y;
+    if (this.layout?.batch !== batch) this.layout = { batch, ...this.geometry! };
+    groupNorm(x, affine, this.layout, y, saved);
   }
 
-  backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
-    if (!this.trainable && !needInputGrad) return null;
-    const x = this.lastInput!;
-    const dx = this.buffer('dx', x.shape, x.dtype);
-    const channels = [this.geometry!.channels];
-    const scratch = (key: string) => {
-      const t = this.buffer(key, channels, x.dtype);
-      t.values.fill(0);
-      return t;
-    };
-    const dGamma = this.trainable && this.gamma ? this.gamma.grad! : scratch('scratchGamma');
-    const dBeta = this.trainable && this.beta ? this.beta.grad! : scratch('scratchBeta');
-    groupNormGrad(x, dy, this.gammaValue, this.layout!, this.saved!, { dx, dGamma, dBeta });
-    return needInputGrad ? dx : null;
+  protected normalizeGrad(x: Tensor, dy: Tensor, gamma: Tensor, saved: NormalizationSaved, grads: NormalizationGrads): void {
+    groupNormGrad(x, dy, gamma, this.layout!, saved, grads);
   }
 }

@@ -25,29 +25,19 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { ShapeError, ValueError, describeValue, formatShape } from '../core/errors.js';
-import { Layer, type LayerArgs } from './layer.js';
-import type { LayerVariable } from './variable.js';
-import { getInitializer, type Initializer, type InitializerIdentifier } from '../initializers/index.js';
-import { layerNorm, layerNormGrad, type NormalizationSaved } from '../ops/normalization.js';
-import { fill } from '../ops/tensor.js';
+import { layerNorm, layerNormGrad, type NormalizationAffine, type NormalizationGrads, type NormalizationSaved } from '../ops/normalization.js';
+import { PerExampleNormalization, type PerExampleNormalizationArgs } from './perExampleNormalization.js';
 
-export interface LayerNormalizationLayerArgs extends LayerArgs {
+export interface LayerNormalizationLayerArgs extends PerExampleNormalizationArgs {
   /**
    * The axis or axes normalized over, counting the batch axis as 0: -1 (the default, the last axis),
    * or a list of the last axes such as [-2, -1] or [1, 2, 3]. γ and β have their shape.
    */
   axis?: number | number[];
-  /** Added to the variance inside the square root, > 0. Default 1e-3. */
-  epsilon?: number;
-  /** Learn a shift β (default true). */
-  center?: boolean;
-  /** Learn a scale γ (default true). */
-  scale?: boolean;
-  betaInitializer?: InitializerIdentifier | string;
-  gammaInitializer?: InitializerIdentifier | string;
 }
 
-const KEYS = ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer'];
+/** axis as given, -1 when omitted. */
+const axisOf = ({ axis = -1 }: LayerNormalizationLayerArgs): number | number[] => axis;
 
 /**
  * The shape of γ and β for `axis` on inputs of `inputShape` (batch excluded), in the order the axes
@@ -90,110 +80,41 @@ export function checkLayerNormAxis(axis: unknown, where: string): void {
   }
 }
 
-export class LayerNormalization extends Layer {
+export class LayerNormalization extends PerExampleNormalization {
   readonly axis: number | number[];
-  readonly epsilon: number;
-  readonly center: boolean;
-  readonly scale: boolean;
-  private readonly initializers: Record<'beta' | 'gamma', Initializer>;
-  gamma: LayerVariable | null = null;
-  beta: LayerVariable | null = null;
-  /** γ = 1 or β = 0 stand-ins when `scale` or `center` is false. */
-  private fixedGamma: Tensor | null = null;
-  private fixedBeta: Tensor | null = null;
-  private saved: NormalizationSaved | null = null;
-  private lastInput: Tensor | null = null;
   /** Values normalized together: the product of the normalized axes. */
   private features = 0;
 
   constructor(args: LayerNormalizationLayerArgs = {}) {
-    super(args, 'LayerNormalization', KEYS);
-    const { axis = -1, epsilon = 1e-3, center = true, scale = true, betaInitializer = 'zeros', gammaInitializer = 'ones' } = args;
-    checkLayerNormAxis(axis, 'LayerNormalization');
-    if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) {
-      throw new ValueError(`LayerNormalization: expected epsilon > 0 (default 1e-3), received ${describeValue(epsilon)}.`);
-    }
-    if (typeof center !== 'boolean' || typeof scale !== 'boolean') {
-      throw new ValueError(`LayerNormalization: expected center and scale to be true or false, received ${describeValue(typeof center !== 'boolean' ? center : scale)}.`);
-    }
+    super(args, 'LayerNormalization', ['axis'], () => checkLayerNormAxis(axisOf(args), 'LayerNormalization'));
+    const axis = axisOf(args);
     this.axis = typeof axis === 'number' ? axis : [...axis];
-    this.epsilon = epsilon;
-    this.center = center;
-    this.scale = scale;
-    this.initializers = { beta: getInitializer(betaInitializer), gamma: getInitializer(gammaInitializer) };
   }
 
   getClassName(): string {
     return 'LayerNormalization';
   }
 
-  /** The initializers, for the registry. @internal */
-  get betaInitializer(): Initializer {
-    return this.initializers.beta;
-  }
-
-  /** @internal */
-  get gammaInitializer(): Initializer {
-    return this.initializers.gamma;
-  }
-
-  override getConfig(): Record<string, unknown> {
-    const init = (i: Initializer) => ({ class_name: i.getClassName(), config: i.getConfig() });
-    return {
-      ...super.getConfig(),
-      axis: Array.isArray(this.axis) ? [...this.axis] : this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
-      beta_initializer: init(this.initializers.beta),
-      gamma_initializer: init(this.initializers.gamma),
-    };
-  }
-
-  computeOutputShape(inputShape: readonly number[]): number[] {
-    return [...inputShape];
+  protected ownConfig(): Record<string, unknown> {
+    return { axis: Array.isArray(this.axis) ? [...this.axis] : this.axis };
   }
 
   override build(inputShape: readonly number[]): void {
     const shape = layerNormParamShape(this.axis, inputShape, `LayerNormalization '${this.name}'`);
     super.build(inputShape);
     this.features = shape.reduce((p, d) => p * d, 1);
-    const init = (i: Initializer) => i.apply(shape, this.dtype);
-    if (this.scale) this.gamma = this.addWeight('gamma', init(this.initializers.gamma), 'parameter');
-    else this.fixedGamma = fill(shape, 1, this.dtype);
-    if (this.center) this.beta = this.addWeight('beta', init(this.initializers.beta), 'parameter');
-    else this.fixedBeta = fill(shape, 0, this.dtype);
+    this.buildAffine(shape);
   }
 
-  private get gammaValue(): Tensor {
-    return this.gamma?.value ?? this.fixedGamma!;
+  protected statisticsShape(x: Tensor): number[] {
+    return [x.size / this.features];
   }
 
-  private get betaValue(): Tensor {
-    return this.beta?.value ?? this.fixedBeta!;
+  protected normalize(x: Tensor, affine: NormalizationAffine, y: Tensor, saved: NormalizationSaved): void {
+    layerNorm(x, affine, y, saved);
   }
 
-  /** The same in training and inference: each sample's own statistics. */
-  forward(x: Tensor, _training: boolean): Tensor {
-    const y = this.buffer('out', x.shape, x.dtype);
-    const samples = x.size / this.features;
-    this.saved = { mean: this.buffer('mean', [samples], x.dtype), invStd: this.buffer('invStd', [samples], x.dtype) };
-    layerNorm(x, { gamma: this.gammaValue, beta: this.betaValue, epsilon: this.epsilon }, y, this.saved);
-    this.lastInput = x;
-    return y;
-  }
-
-  backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
-    if (!this.trainable && !needInputGrad) return null;
-    const x = this.lastInput!;
-    const dx = this.buffer('dx', x.shape, x.dtype);
-    const shape = this.gammaValue.shape;
-    // A frozen layer or a fixed γ/β still gets its gradient computed, into scratch that nobody reads.
-    const scratch = (key: string) => {
-      const t = this.buffer(key, shape, x.dtype);
-      t.values.fill(0);
-      return t;
-    };
-    const dGamma = this.trainable && this.gamma ? this.gamma.grad! : scratch('scratchGamma');
-    const dBeta = this.trainable && this.beta ? this.beta.grad! : scratch('scratchBeta');
-    layerNormGrad(x, dy, this.gammaValue, this.saved!, { dx, dGamma, dBeta });
-    return needInputGrad ? dx : null;
+  protected normalizeGrad(x: Tensor, dy: Tensor, gamma: Tensor, saved: NormalizationSaved, grads: NormalizationGrads): void {
+    layerNormGrad(x, dy, gamma, saved, grads);
   }
 }

@@ -10,6 +10,7 @@ import { KeelError, ModelFormatError } from '../core/errors.js';
 import * as init from '../initializers/index.js';
 import { LayerNormalization, checkLayerNormAxis, layerNormParamShape } from './layerNormalization.js';
 import { GroupNormalization, checkGroups, groupNormGeometry } from './groupNormalization.js';
+import type { PerExampleNormalization } from './perExampleNormalization.js';
 import type { LayerClassSerializer, WeightShape } from './serializationClasses.js';
 import { boolean, describe, integer, number } from './serializationChecks.js';
 import { initializerFromJSON, initializerToJSON } from './serializationInitializers.js';
@@ -52,17 +53,18 @@ function affineConfig(c: Readonly<Record<string, unknown>>, at: (key: string) =>
 
 const initializerJSON = (i: init.Initializer) => initializerToJSON({ class_name: i.getClassName(), config: i.getConfig() });
 
+/** The shared keys as both layers write them, after their own: epsilon, center, scale, the initializers, no regularizers. */
+const affineJSON = (layer: PerExampleNormalization): Record<string, unknown> => ({
+  epsilon: layer.epsilon, center: layer.center, scale: layer.scale,
+  beta_initializer: initializerJSON(layer.betaInitializer),
+  gamma_initializer: initializerJSON(layer.gammaInitializer),
+  beta_regularizer: null, gamma_regularizer: null,
+});
+
 const layerNormalization: LayerClassSerializer<LayerNormalization> = {
   className: 'LayerNormalization',
   layerClass: LayerNormalization,
-  writeConfig(layer) {
-    return {
-      axis: Array.isArray(layer.axis) ? [...layer.axis] : layer.axis, epsilon: layer.epsilon, center: layer.center, scale: layer.scale,
-      beta_initializer: initializerJSON(layer.betaInitializer),
-      gamma_initializer: initializerJSON(layer.gammaInitializer),
-      beta_regularizer: null, gamma_regularizer: null,
-    };
-  },
+  writeConfig: (layer) => ({ axis: Array.isArray(layer.axis) ? [...layer.axis] : layer.axis, ...affineJSON(layer) }),
   parseConfig(c, at) {
     const raw = c.axis ?? -1;
     let axis: number | number[];
@@ -87,14 +89,7 @@ const layerNormalization: LayerClassSerializer<LayerNormalization> = {
 const groupNormalization: LayerClassSerializer<GroupNormalization> = {
   className: 'GroupNormalization',
   layerClass: GroupNormalization,
-  writeConfig(layer) {
-    return {
-      groups: layer.groups, axis: layer.axis, epsilon: layer.epsilon, center: layer.center, scale: layer.scale,
-      beta_initializer: initializerJSON(layer.betaInitializer),
-      gamma_initializer: initializerJSON(layer.gammaInitializer),
-      beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null,
-    };
-  },
+  writeConfig: (layer) => ({ groups: layer.groups, axis: layer.axis, ...affineJSON(layer), beta_constraint: null, gamma_constraint: null }),
   parseConfig(c, at) {
     const groups = integer(c.groups ?? 32, at('groups'));
     asFormatError(at('groups'), () => checkGroups(groups, 'GroupNormalization'));
