@@ -46,7 +46,7 @@ test('idx streams the examples of plain and gzipped files, whatever the chunk si
     ['both gzipped', { images: join(dir, 'images.gz'), labels: join(dir, 'labels.gz'), scale: false }],
     ['1-byte chunks (header split too)', { images: inChunks(imageBytes, 1), labels: inChunks(labelBytes, 1), scale: false }],
     ['chunks of 7 bytes', { images: inChunks(imageBytes, 7), labels: inChunks(labelBytes, 3), scale: false }],
-    ['a ReadableStream', { images: () => new Blob([imageBytes]).stream(), labels: () => new Blob([labelBytes]).stream(), scale: false }],
+    ['a ReadableStream', { images: () => new Blob([imageBytes as Uint8Array<ArrayBuffer>]).stream(), labels: () => new Blob([labelBytes as Uint8Array<ArrayBuffer>]).stream(), scale: false }],
   ];
   for (const [name, args] of sources) {
     const ds = keel.data.idx(args);

@@ -178,7 +178,7 @@ test('a dataset that is no dataset, empty, or of wrong batches is refused before
   const before = weightsOf(m);
   let began = 0;
   const callbacks = { onTrainBegin: () => { began++; } };
-  const fit = (d: unknown, args: keel.FitDatasetArgs = {}) => m.fitDataset(d as keel.DatasetLike<keel.DatasetBatch>, { verbose: 0, callbacks, ...args });
+  const fit = (d: unknown, args: keel.FitDatasetArgs = {}) => m.fitDataset(d as keel.DatasetLike<keel.DatasetBatch>, { verbose: 0, callbacks, ...args } as keel.FitDatasetArgs<never>);
   const cases: [string, unknown, RegExp, string, keel.FitDatasetArgs?][] = [
     ['a number', 42, /fitDataset: expected a dataset: a keel\.data dataset .* received 42\./, 'ValueError'],
     ['an empty object', {}, /expected a dataset: .* received an empty object \{\}/, 'ValueError'],
@@ -214,7 +214,7 @@ test('a dataset that is no dataset, empty, or of wrong batches is refused before
   assert.deepEqual(weightsOf(m), before);
   await assert.rejects(keel.sequential({ layers: [keel.layers.dense({ units: 1, inputShape: [1] })] }).fitDataset(batches()), { name: 'StateError', message: /not compiled/ });
   await assert.rejects(m.evaluateDataset(keel.data.array([])), { name: 'ValueError', message: /evaluateDataset: the dataset yielded no batches/ });
-  await assert.rejects(m.evaluateDataset(keel.data.array([{ xs }])), { message: /evaluateDataset: batch 1: expected each element/ });
+  await assert.rejects(m.evaluateDataset(keel.data.array([{ xs }]) as never), { message: /evaluateDataset: batch 1: expected each element/ });
   await assert.rejects(m.evaluateDataset(batches(), { batch: 2 } as keel.EvaluateDatasetArgs), { message: /unknown option 'batch'/ });
 });
 

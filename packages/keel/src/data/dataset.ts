@@ -23,8 +23,13 @@ import { tensor } from '../ops/tensor.js';
 import { OPEN_PASS, openPass, type ChunkIterator, type DatasetLike, type PassSource } from '../models/datasetSource.js';
 import { stack, type Batched } from './stack.js';
 
-/** Elements per chunk of the in-memory sources. */
+/** Elements per chunk of the in-memory sources, at most; fewer when they are large (see rowsPerChunk). */
 const CHUNK = 256;
+
+/** Rows of `rowSize` values per chunk: CHUNK, or fewer so that a chunk holds about 1 MiB of float32. */
+function rowsPerChunk(rowSize: number): number {
+  return Math.max(1, Math.min(CHUNK, Math.floor(2 ** 18 / Math.max(1, rowSize))));
+}
 
 /** An iterator over a dataset's elements, as TF.js's `LazyIterator`. */
 export interface DatasetIterator<T> extends AsyncIterator<T> {
@@ -310,12 +315,13 @@ export function fromTensorSlices<T extends Tensor | Record<string, Tensor | Arra
       throw new ShapeError(`fromTensorSlices: ${entries[0][0]} holds ${n} rows but ${key} holds ${t.shape[0]}; every tensor needs the same number of rows.`);
     }
   }
+  const rows = rowsPerChunk(entries.reduce((sum, [, t]) => sum + (n === 0 ? 0 : t.size / n), 0));
   return new Dataset<Slice<T>>(() => {
     let i = 0;
     return {
       async next() {
         if (i >= n) return null;
-        const end = Math.min(n, i + CHUNK);
+        const end = Math.min(n, i + rows);
         const out = new Array(end - i);
         for (const [key, t] of entries) {
           if (t.isDisposed) throw new StateError(`fromTensorSlices: ${key || 'the tensor'} was disposed while the dataset was read; keep it until training ends.`);
@@ -373,6 +379,7 @@ function elementIterator<T>(chunks: ChunkIterator<T>): DatasetIterator<T> {
     async next(): Promise<IteratorResult<T>> {
       while (position >= chunk.length) {
         if (done) return { value: undefined, done: true };
+        chunk = []; // not kept while the next one is made
         const next = await chunks.next();
         if (next === null) {
           done = true;

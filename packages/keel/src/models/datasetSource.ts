@@ -144,6 +144,8 @@ export class ElementReader {
   }
 
   private async refill(): Promise<unknown> {
+    this.chunk = []; // not kept while the next one is made
+    this.position = 0;
     while (!this.ended) {
       const chunk = await this.chunks.next();
       if (chunk === null) {
