@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import * as keel from 'keel';
 
 const N = 45;
@@ -85,6 +86,17 @@ test('every accepted form of dataset trains the same: TF.js-style iterator(), ge
   await once.fitDataset((async function* () { yield* batches(); })(), { verbose: 0 });
   await oneEpoch.fit(xs, ys, { batchSize: BATCH, shuffle: false, verbose: 0 });
   assert.deepEqual(weightsOf(once), weightsOf(oneEpoch));
+});
+
+test('a real TF.js tf.data dataset of Keel batches trains as the array of them; one of TF.js tensors is refused with the fix', async () => {
+  const reference = model();
+  await reference.fitDataset(batches(), { epochs: 2, verbose: 0 });
+  const m = model();
+  const h = await m.fitDataset(tf.data.generator((function* () { yield* batches(); }) as never) as unknown as keel.DatasetLike<keel.DatasetBatch>, { epochs: 2, verbose: 0 });
+  assert.deepEqual(weightsOf(m), weightsOf(reference));
+  assert.equal(h.params!.steps, 0); // a generator's size is unknown (TF.js: null)
+  const tfjs = tf.data.array([{ xs: tf.zeros([4, 2, 3]), ys: tf.zeros([4]) }]) as unknown as keel.DatasetLike<keel.DatasetBatch>;
+  await assert.rejects(m.fitDataset(tfjs, { verbose: 0 }), { name: 'ValueError', message: /batch 1 of epoch 1: expected x to be a Keel Tensor, .*a tensor of another library/ });
 });
 
 test('evaluateDataset is evaluate over the batches; batches limits it', async () => {
