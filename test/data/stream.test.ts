@@ -68,6 +68,36 @@ test('idx streams the examples of plain and gzipped files, whatever the chunk si
   }
 });
 
+test('idx examples go through shuffle and batch as columns with the values and order the element path gives', async (t) => {
+  const dir = tempDir(t);
+  const n = 1001; // 3 reads of 334 examples of 3×5 (at 5 KiB per read) and change
+  const { images, labels } = fake(n);
+  writeFileSync(join(dir, 'images'), encodeIdx([n, 3, 5], images));
+  writeFileSync(join(dir, 'labels'), encodeIdx([n], labels));
+  const source = () => keel.data.idx({ images: join(dir, 'images'), labels: join(dir, 'labels'), chunkBytes: 5010 });
+  const asArrays = async (ds: keel.data.Dataset<{ xs: keel.Tensor; ys: keel.Tensor }>) =>
+    (await ds.toArray()).map((b) => [b.xs.shape, Array.from(b.xs.dataSync()), Array.from(b.ys.dataSync())]);
+  const pipelines: [string, (d: keel.data.Dataset<keel.data.IdxExample>) => keel.data.Dataset<{ xs: keel.Tensor; ys: keel.Tensor }>][] = [
+    ['batch(32)', (d) => d.batch(32)],
+    ['batch(40): the last of 1 joins the one before', (d) => d.batch(40)],
+    ['batch(7, false)', (d) => d.batch(7, false)],
+    ['shuffle(100).batch(16)', (d) => d.shuffle(100, 3).batch(16)],
+    ['shuffle(5000) (a buffer that grows, then drains).batch(64)', (d) => d.shuffle(5000, 4).batch(64)],
+    ['take(500).shuffle(50).batch(10)', (d) => d.take(500).shuffle(50, 5).batch(10)],
+    ['repeat(2).shuffle(300).batch(100)', (d) => d.repeat(2).shuffle(300, 6).batch(100)],
+  ];
+  for (const [name, pipeline] of pipelines) {
+    const columns = await asArrays(pipeline(source()));
+    const elements = await asArrays(pipeline(source().map((e) => e)));
+    assert.ok(columns.length > 0, name);
+    assert.deepEqual(columns, elements, name);
+  }
+  // Iterated or mapped, a block gives the elements the file holds.
+  const first = (await source().shuffle(10, 1).take(3).toArray())[0];
+  assert.deepEqual(first.xs.shape, [3, 5]);
+  assert.equal(typeof first.ys, 'number');
+});
+
 test('idx refuses missing, truncated, too long, mismatched, swapped and gzipped-in-the-browser inputs, saying why', async (t) => {
   const dir = tempDir(t);
   const { images, labels } = fake(20);

@@ -3,7 +3,7 @@
  * 48 MB IDX file of the real Fashion-MNIST images (70,000, repeated) and trains a small model on one
  * pass of it with fitDataset, sampling live memory after full collections in a fresh process. A
  * reader that read the whole file would add its 52 MB to arrayBuffers and rss; streaming adds the
- * chunks in flight and the 500-example shuffle buffer (1.6 MB). The run at 1 GB is the script's.
+ * chunks in flight and the 10,000-example shuffle buffer (7.8 MB of bytes). The run at 1 GB is the script's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,10 +14,10 @@ import type { StreamMemoryResult } from '../../scripts/stream-memory.js';
 
 const MB = 2 ** 20;
 
-test('streaming a 48 MB IDX file through fitDataset keeps live memory within 12 MB and rss within 48 MB of the start', async () => {
+test('streaming a 48 MB IDX file through fitDataset keeps live memory within 16 MB and rss within 48 MB of the start', async () => {
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'stream-memory.ts');
   const { stdout } = await promisify(execFile)(process.execPath, [
-    '--conditions=keel-source', '--import', 'tsx', script, '--mb', '48', '--model', 'tiny', '--shuffle', '500', '--batch-size', '64', '--json',
+    '--conditions=keel-source', '--import', 'tsx', script, '--mb', '48', '--model', 'tiny', '--shuffle', '10000', '--batch-size', '64', '--json',
   ], { timeout: 120_000 });
   const r: StreamMemoryResult = JSON.parse(stdout.trim().split('\n').pop()!);
   const growth = (f: keyof StreamMemoryResult['peak']) => (r.peak[f] - r.start[f]) / MB;
@@ -27,7 +27,7 @@ test('streaming a 48 MB IDX file through fitDataset keeps live memory within 12 
   assert.equal(r.images, 70_000, 'one whole pass');
   assert.ok(r.samples >= 50, `${r.samples} samples`);
   assert.ok(growth('heapUsed') < 8, figures);
-  assert.ok(growth('arrayBuffers') < 12, figures);
-  assert.ok(growth('external') < 12, figures);
+  assert.ok(growth('arrayBuffers') < 16, figures);
+  assert.ok(growth('external') < 16, figures);
   assert.ok(growth('rss') < 48, figures);
 });

@@ -4,8 +4,9 @@
  * `map`, `shuffle`, `batch`, `take` and `repeat`. `model.fitDataset` and `model.evaluateDataset`
  * train and evaluate on a dataset of batches `{xs, ys}`.
  *
- * Elements flow between steps in chunks (hundreds of examples, or one read of a file), so a step
- * costs no await per example. Memory is bounded by the chunks in flight and the shuffle buffer.
+ * Elements flow between steps in chunks (a few hundred examples, or one read of a file), so a step
+ * costs no await per example; `idx` examples flow as columns of bytes (block.ts) through `shuffle`,
+ * `take`, `repeat` and `batch`. Memory is bounded by the chunks in flight and the shuffle buffer.
  *
  * Differs from TF.js:
  * - `batch` merges a last batch of a single example into the one before it, as `fit` does (a
@@ -22,6 +23,7 @@ import { Random, defaultRandom } from '../core/random.js';
 import { tensor } from '../ops/tensor.js';
 import { OPEN_PASS, openPass, type ChunkIterator, type DatasetLike, type PassSource } from '../models/datasetSource.js';
 import { stack, type Batched } from './stack.js';
+import { Block } from './block.js';
 
 /** Elements per chunk of the in-memory sources, at most; fewer when they are large (see rowsPerChunk). */
 const CHUNK = 256;
@@ -29,6 +31,17 @@ const CHUNK = 256;
 /** Rows of `rowSize` values per chunk: CHUNK, or fewer so that a chunk holds about 1 MiB of float32. */
 function rowsPerChunk(rowSize: number): number {
   return Math.max(1, Math.min(CHUNK, Math.floor(2 ** 18 / Math.max(1, rowSize))));
+}
+
+/** A pass as the steps see it: chunks of elements, or blocks of examples as columns (block.ts). @internal */
+export interface Chunks<T> {
+  next(): Promise<T[] | Block | null>;
+  close(): Promise<void>;
+}
+
+/** The elements of a chunk, a block's materialized. */
+function elementsOf<T>(chunk: T[] | Block): T[] {
+  return chunk instanceof Block ? (chunk.materialize() as T[]) : chunk;
 }
 
 /** An iterator over a dataset's elements, as TF.js's `LazyIterator`. */
@@ -46,7 +59,7 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
    * not read anything until the first `next()`. `size` gives the number of elements when known.
    */
   constructor(
-    private readonly open: (pass: number) => ChunkIterator<T>,
+    private readonly open: (pass: number) => Chunks<T>,
     private readonly sizeOf: () => number | null = () => null,
   ) {}
 
@@ -55,9 +68,16 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
     return this.sizeOf();
   }
 
-  /** @internal Opens pass `pass` (default: the next one this dataset has not opened). */
+  /** @internal Opens pass `pass` (default: the next one this dataset has not opened), as elements. */
   [OPEN_PASS](pass?: number): ChunkIterator<T> {
-    return this.open(pass ?? this.passes++);
+    const chunks = this.open(pass ?? this.passes++);
+    return {
+      async next() {
+        const chunk = await chunks.next();
+        return chunk === null ? null : elementsOf(chunk);
+      },
+      close: () => chunks.close(),
+    };
   }
 
   /** A new pass over the elements, as TF.js's `dataset.iterator()`. */
@@ -82,11 +102,12 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
   map<U>(fn: (element: T) => U): Dataset<U> {
     if (typeof fn !== 'function') throw new ValueError(`map: expected a function of an element, received ${describeValue(fn)}.`);
     return new Dataset<U>((pass) => {
-      const up = this[OPEN_PASS](pass);
+      const up = this.open(pass);
       return {
         async next() {
-          const chunk = await up.next();
-          if (chunk === null) return null;
+          const next = await up.next();
+          if (next === null) return null;
+          const chunk = elementsOf(next);
           const out = new Array<U>(chunk.length);
           for (let i = 0; i < chunk.length; i++) out[i] = fn(chunk[i]);
           if (typeof (out[0] as { then?: unknown })?.then === 'function') {
@@ -110,10 +131,16 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
       throw new ValueError(`shuffle: expected seed to be a finite number, e.g. 42, received ${describeValue(seed)}.`);
     }
     return new Dataset<T>((pass) => {
-      const up = this[OPEN_PASS](pass);
+      const up = this.open(pass);
       const random = seed === undefined ? defaultRandom().fork() : new Random((Math.trunc(seed) + Math.imul(pass, 0x9e3779b9)) >>> 0);
+      // The buffer: elements, or rows of a block (`filled` of them) while the chunks are blocks.
+      // Both take the same draws in the same order, so a seed gives one order whatever the form.
       let buffer: T[] = [];
+      let rows: Block | null = null;
+      let filled = 0;
       let ended = false;
+      let order: Int32Array | null = null;
+      let drained = 0;
       return {
         async next() {
           while (!ended) {
@@ -122,8 +149,29 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
               ended = true;
               break;
             }
+            if (chunk instanceof Block && buffer.length === 0) {
+              const out = chunk.emptyLike(chunk.length);
+              let given = 0;
+              for (let r = 0; r < chunk.length; r++) {
+                if (filled < bufferSize) {
+                  if (rows === null || filled === rows.length) rows = grow(rows, filled, chunk, Math.min(bufferSize, Math.max(2 * filled, chunk.length)));
+                  rows.copyRow(filled++, chunk, r);
+                } else {
+                  const j = random.int(bufferSize);
+                  out.copyRow(given++, rows!, j);
+                  rows!.copyRow(j, chunk, r);
+                }
+              }
+              if (given > 0) return out.slice(0, given);
+              continue;
+            }
+            if (rows !== null) {
+              buffer = rows.slice(0, filled).materialize() as T[];
+              rows = null;
+              filled = 0;
+            }
             const out: T[] = [];
-            for (const e of chunk) {
+            for (const e of elementsOf(chunk)) {
               if (buffer.length < bufferSize) {
                 buffer.push(e);
               } else {
@@ -134,13 +182,30 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
             }
             if (out.length > 0) return out;
           }
-          if (buffer.length === 0) return null;
-          const rest = random.shuffle(buffer);
-          buffer = [];
-          return rest;
+          // The end: what is left, in one random order (drawn once), a chunk at a time.
+          if (rows !== null) {
+            order ??= random.shuffle(Int32Array.from({ length: filled }, (_, i) => i));
+            if (drained === filled) return null;
+            const n = Math.min(CHUNK, filled - drained);
+            const out = rows.emptyLike(n);
+            for (let i = 0; i < n; i++) out.copyRow(i, rows, order[drained + i]);
+            drained += n;
+            return out;
+          }
+          if (order === null) {
+            random.shuffle(buffer);
+            order = new Int32Array(0);
+          }
+          if (drained === buffer.length) return null;
+          const out = buffer.slice(drained, drained + CHUNK);
+          drained += out.length;
+          return out;
         },
         close: () => {
           buffer = [];
+          rows = null;
+          filled = drained = 0;
+          order = new Int32Array(0);
           ended = true;
           return up.close();
         },
@@ -159,9 +224,33 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
       throw new ValueError(`batch: expected smallLastBatch to be true or false, received ${describeValue(smallLastBatch)}.`);
     }
     return new Dataset<Batched<T>>((pass) => {
-      const up = this[OPEN_PASS](pass);
+      const up = this.open(pass);
+      // Pending examples: elements, or blocks (`parts`, `count` rows in all) while the chunks are blocks.
       let pending: T[] = [];
+      let parts: Block[] = [];
+      let count = 0;
       let ended = false;
+      /** The first `n` pending rows as one block, copied only when they straddle two blocks. */
+      const takeRows = (n: number): Block => {
+        count -= n;
+        const first = parts[0];
+        if (first.length >= n) {
+          if (first.length === n) parts.shift();
+          else parts[0] = first.slice(n, first.length);
+          return first.slice(0, n);
+        }
+        const out = first.emptyLike(n);
+        for (let filled = 0; filled < n;) {
+          const part = parts[0];
+          const k = Math.min(part.length, n - filled);
+          for (let r = 0; r < k; r++) out.copyRow(filled + r, part, r);
+          filled += k;
+          if (k === part.length) parts.shift();
+          else parts[0] = part.slice(k, part.length);
+        }
+        return out;
+      };
+      const batchOf = (rows: Block) => rows.batch(0, rows.length) as Batched<T>;
       return {
         async next() {
           while (!ended) {
@@ -170,8 +259,23 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
               ended = true;
               break;
             }
-            for (const e of chunk) pending.push(e);
-            // A batch goes out once two more elements are pending, so that a last single one can still join it.
+            // A batch goes out once two more examples are pending, so that a last single one can still join it.
+            if (chunk instanceof Block && pending.length === 0) {
+              parts.push(chunk);
+              count += chunk.length;
+              if (count >= batchSize + 2) {
+                const out: Batched<T>[] = [];
+                while (count >= batchSize + 2) out.push(batchOf(takeRows(batchSize)));
+                return out;
+              }
+              continue;
+            }
+            if (count > 0) {
+              pending = parts.flatMap((part) => part.materialize() as T[]);
+              parts = [];
+              count = 0;
+            }
+            for (const e of elementsOf(chunk)) pending.push(e);
             if (pending.length >= batchSize + 2) {
               const out: Batched<T>[] = [];
               let start = 0;
@@ -179,6 +283,14 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
               pending = pending.slice(start);
               return out;
             }
+          }
+          if (count > 0) {
+            const n = count;
+            if (n === batchSize + 1) return [batchOf(takeRows(smallLastBatch ? n : batchSize))];
+            if (n === batchSize || smallLastBatch) return [batchOf(takeRows(n))];
+            parts = [];
+            count = 0;
+            return null;
           }
           const rest = pending;
           pending = [];
@@ -188,6 +300,8 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
         },
         close: () => {
           pending = [];
+          parts = [];
+          count = 0;
           ended = true;
           return up.close();
         },
@@ -206,7 +320,7 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
       throw new ValueError(`take: expected count to be an integer >= 0, received ${describeValue(count)}.`);
     }
     return new Dataset<T>((pass) => {
-      const up = this[OPEN_PASS](pass);
+      const up = this.open(pass);
       let left = count;
       return {
         async next() {
@@ -238,12 +352,12 @@ export class Dataset<T> implements AsyncIterable<T>, PassSource<T> {
     }
     return new Dataset<T>((pass) => {
       let round = 0;
-      let up: ChunkIterator<T> | null = null;
+      let up: Chunks<T> | null = null;
       let gave = false;
       return {
         next: async () => {
           while (round < count) {
-            up ??= this[OPEN_PASS](count === Infinity ? round : pass * count + round);
+            up ??= this.open(count === Infinity ? round : pass * count + round);
             const chunk = await up.next();
             if (chunk !== null) {
               gave = true;
@@ -408,4 +522,11 @@ function elementIterator<T>(chunks: ChunkIterator<T>): DatasetIterator<T> {
 
 function positiveInteger(where: string, name: string, v: unknown): void {
   if (!Number.isInteger(v) || (v as number) <= 0) throw new ValueError(`${where}: expected ${name} to be a positive integer, received ${describeValue(v)}.`);
+}
+
+/** `rows` (holding `filled` rows) moved into a block of `capacity` rows shaped as `like`. */
+function grow(rows: Block | null, filled: number, like: Block, capacity: number): Block {
+  const bigger = (rows ?? like).emptyLike(capacity);
+  if (rows !== null) rows.columns.forEach((c, k) => bigger.columns[k].data.set(c.data.subarray(0, filled * c.rowSize)));
+  return bigger;
 }

@@ -7,11 +7,12 @@
  * then); in a browser, give functions that return the bytes as a stream, e.g.
  * `() => fetch(url).then((r) => r.body.pipeThrough(new DecompressionStream('gzip')))`.
  */
-import { Tensor } from '../core/tensor.js';
+import type { Tensor } from '../core/tensor.js';
 import { ValueError, describeValue } from '../core/errors.js';
 import { DataError } from './errors.js';
 import { Dataset } from './dataset.js';
 import { IdxRecordReader, type ByteStream } from './idxStream.js';
+import { Block } from './block.js';
 
 /** A file path (Node), or a function giving the bytes, once per pass. */
 export type IdxSource = string | (() => ByteStream | Promise<ByteStream>);
@@ -92,27 +93,22 @@ export function idx(args: IdxDatasetArgs): Dataset<IdxExample> {
         if (closed) return null;
         readers ??= openBoth();
         const [x, y] = await readers;
-        // At most 1 MiB of float32 examples per chunk (334 of 28×28; a read of 256 KiB holds 334 too).
+        // At most 2^18 values per chunk (334 examples of 28×28; a read of 256 KiB holds 334 too).
         const view = await x.read(Math.max(1, Math.floor(CHUNK_FLOATS / x.recordSize)));
         if (view === null) {
           await y.read(1); // checks that the labels file ends there too
           return null;
         }
-        // A plain Uint8Array whether the chunk was a Node Buffer or not: one shape for the loop below.
-        const records = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-        const recordSize = x.recordSize;
-        const n = records.length / recordSize;
-        const classes = await y.readExactly(n);
-        const shape = x.shape.slice(1);
-        const out = new Array<IdxExample>(n);
-        for (let i = 0; i < n; i++) {
-          const values = new Float32Array(recordSize);
-          const from = i * recordSize;
-          if (factor === 1) values.set(records.subarray(from, from + recordSize));
-          else for (let p = 0; p < recordSize; p++) values[p] = records[from + p] * factor;
-          out[i] = { xs: new Tensor(values, shape), ys: classes[i] };
-        }
-        return out;
+        const n = view.length / x.recordSize;
+        const labelView = await y.readExactly(n);
+        // Plain Uint8Arrays whether the chunks were Node Buffers or not: one shape for the loops downstream.
+        const pixels = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+        const classes = new Uint8Array(labelView.buffer, labelView.byteOffset, labelView.byteLength);
+        // The examples as columns of the bytes read (block.ts): no object, no copy per example.
+        return new Block(n, [
+          { key: 'xs', data: pixels, rowShape: x.shape.slice(1), rowSize: x.recordSize, scale: factor },
+          { key: 'ys', data: classes, rowShape: [], rowSize: 1, scale: 1 },
+        ]);
       },
       async close() {
         closed = true;
