@@ -84,15 +84,6 @@ export interface IOHandler {
  */
 export type ModelSaver = (model: Sequential, destination: string | IOHandler, config?: SaveConfig) => Promise<SaveResult>;
 
-/**
- * The model itself: savers now receive a `save` call's options as their `config` argument, so no
- * per-call object carries them any more. Kept only until `Sequential.save` (models/sequential.ts)
- * calls `saver(this, destination, config)` directly; then delete it. @internal @deprecated
- */
-export function withSaveConfig<M extends object>(model: M, _config: SaveConfig): M {
-  return model;
-}
-
 let saver: ModelSaver | undefined;
 
 /**

@@ -23,7 +23,7 @@ import {
   datasetPlan, evaluateOver, withDatasetHint, type DatasetModel, type EvaluateDatasetArgs, type FitDatasetArgs,
 } from './datasetTraining.js';
 import { formatSummary, summaryRows } from './summary.js';
-import { registeredModelSaver, withSaveConfig, type IOHandler, type SaveConfig, type SaveResult, type TrainingConfig } from './saving.js';
+import { registeredModelSaver, type IOHandler, type SaveConfig, type SaveResult, type TrainingConfig } from './saving.js';
 
 export interface SequentialArgs {
   layers?: Layer[];
@@ -448,7 +448,7 @@ export class Sequential {
       throw new ValueError(`save: expected includeOptimizer to be true or false, received ${describeValue(config.includeOptimizer)}.`);
     }
     const saver = registeredModelSaver('save');
-    return config?.includeOptimizer ? saver(withSaveConfig(this, config), destination, config) : saver(this, destination, config);
+    return saver(this, destination, config);
   }
 
   // ---- inference ----------------------------------------------------------------------------
