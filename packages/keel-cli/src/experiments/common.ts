@@ -107,6 +107,15 @@ export interface RunSpec {
   populationStatistics?: number;
 }
 
+/** What a run measured, without the trained model: keep these, not RunResults, when the models are not needed afterwards. */
+export type RunCurves = Omit<RunResult, 'model'>;
+
+/** The curves of a run, dropping the model so that its weights and workspaces can be freed. */
+export function curvesOf(result: RunResult): RunCurves {
+  const { model: _model, ...curves } = result;
+  return curves;
+}
+
 export interface RunResult {
   label: string;
   seed: number;
@@ -186,7 +195,7 @@ export async function runAll(ctx: ExperimentContext, specs: Omit<RunSpec, 'seed'
 }
 
 /** Mean over runs of a per-epoch series. */
-export function meanCurve(runs: RunResult[], pick: (r: RunResult) => number[]): number[] {
+export function meanCurve<R extends RunCurves>(runs: R[], pick: (r: R) => number[]): number[] {
   const len = Math.min(...runs.map((r) => pick(r).length));
   return Array.from({ length: len }, (_, e) => runs.reduce((s, r) => s + pick(r)[e], 0) / runs.length);
 }

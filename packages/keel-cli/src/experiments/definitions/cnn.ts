@@ -5,7 +5,7 @@
 import { initializers, optimizers, zoo } from 'keel';
 import { combine, compare, mean, meanStd } from '../verdict.js';
 import { lineChart } from '../plots.js';
-import { epochsAxis, firstN, lastOf, meanCurve, train, type Experiment, type RunResult, sized } from '../common.js';
+import { epochsAxis, firstN, lastOf, meanCurve, train, type Experiment, type RunCurves, curvesOf, sized } from '../common.js';
 import { count } from '../../format.js';
 
 const { sgd } = optimizers;
@@ -32,15 +32,16 @@ export const cnn: Experiment = {
     const validation = firstN(data.validation, sized(ctx, ctx.quick ? 1000 : 2000));
     const rates = ctx.quick ? [0.01, 0.1, 0.3] : [0.01, 0.03, 0.1, 0.3];
     const momentum = 0.9;
-    const results = new Map<string, RunResult[]>();
+    // Curves only: a trained CNN keeps hundreds of MB of workspaces, and 28 of them did not fit in memory.
+    const results = new Map<string, RunCurves[]>();
     const run = async (label: string, bn: boolean, learningRate: number, init?: (typeof INITS)[number]) => {
-      const runs: RunResult[] = [];
+      const runs: RunCurves[] = [];
       for (const seed of ctx.seeds) {
-        runs.push(await train(ctx, {
+        runs.push(curvesOf(await train(ctx, {
           label, seed, epochs, batchSize: 64, train: trainSet, validation, populationStatistics: bn ? POPULATION : undefined,
           build: () => buildModel(bn ? 'cnn' : 'cnn-plain', init ? { kernelInitializer: init.make() } : {}),
           optimizer: () => sgd({ learningRate, momentum }),
-        }));
+        })));
       }
       results.set(label, runs);
       return runs;
@@ -116,7 +117,7 @@ export const cnn: Experiment = {
           series: [true, false].map((bn) => ({ name: bn ? 'with BN (cnn)' : 'without BN (cnn-plain)', x: rates, y: rates.map((r) => mean(finals(rateKey(bn, r)))), dashed: !bn })),
         }),
       }],
-      data: { epochs, rates, runs: Object.fromEntries([...results].map(([k, rs]) => [k, rs.map(({ model: _m, ...r }) => r)])) },
+      data: { epochs, rates, runs: Object.fromEntries([...results].map(([k, rs]) => [k, rs])) },
       csv: [{
         name: 'runs', columns: ['configuration', 'seed', 'epoch', 'val_accuracy', 'loss', 'diverged'],
         rows: [...results].flatMap(([label, rs]) => rs.flatMap((r) => r.valAccuracy.map((a, e) => [label, r.seed, e + 1, a, r.trainLoss[e], r.diverged ? 1 : 0]))),
