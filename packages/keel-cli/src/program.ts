@@ -18,6 +18,7 @@ import { experiment, type ExperimentOptions } from './experiment.js';
 import { checkOutputFile, makeFolders, OutputPathError } from './files.js';
 import { count } from './format.js';
 import { writeOut } from './brokenPipe.js';
+import { addExportCommand } from './export.js';
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {}
@@ -333,12 +334,14 @@ export function buildProgram(): Command {
     await predict(input, options.index, options);
   });
 
+  addExportCommand(program);
+
   return program;
 }
 
 const VERSION = '0.1.0';
 const EXPERIMENT_CHOICES = [...experiments.EXPERIMENT_NAMES, 'all'];
-const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict'];
+const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict', 'export'];
 
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
