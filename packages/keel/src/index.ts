@@ -28,8 +28,11 @@ export { tensor, zeros, ones, fill, slice, type TensorLike } from './ops/tensor.
 export * as layers from './layers/index.js';
 export * as initializers from './initializers/index.js';
 export * as optimizers from './optimizers/index.js';
-export { Sequential, sequential, type CompileArgs, type FitArgs, type EvaluateArgs, type PredictArgs } from './models/sequential.js';
-export type { FitDatasetArgs, EvaluateDatasetArgs, DatasetLike, DatasetBatch } from './models/sequential.js';
+export { Sequential, sequential, type SequentialArgs } from './models/sequential.js';
+export { LayersModel, model, type ModelArgs, type CompileArgs, type FitArgs, type EvaluateArgs, type PredictArgs } from './models/layersModel.js';
+export type { FitDatasetArgs, EvaluateDatasetArgs, DatasetLike, DatasetBatch, InputData, LabelData, EvaluateOutput } from './models/layersModel.js';
+export { input, InputLayer, type InputArgs } from './models/inputLayer.js';
+export { SymbolicTensor } from './layers/layer.js';
 export { History, CustomCallback, type Callback, type CustomCallbackArgs, type Logs, type FitParams } from './models/callbacks.js';
 export * as callbacks from './callbacks.js';
 export { LOSSES, type LossName } from './losses/index.js';

@@ -12,7 +12,12 @@ import {
 import { Reshape, type ReshapeLayerArgs } from './reshape.js';
 import { LayerNormalization, type LayerNormalizationLayerArgs } from './layerNormalization.js';
 import { GroupNormalization, type GroupNormalizationLayerArgs } from './groupNormalization.js';
+import { Add, Average, Concatenate, Merge, Multiply, type ConcatenateLayerArgs } from './merge.js';
 
+export const add = (args?: LayerArgs): Add => new Add(args);
+export const multiply = (args?: LayerArgs): Multiply => new Multiply(args);
+export const average = (args?: LayerArgs): Average => new Average(args);
+export const concatenate = (args?: ConcatenateLayerArgs): Concatenate => new Concatenate(args);
 export const dense = (args: DenseLayerArgs): Dense => new Dense(args);
 export const batchNormalization = (args?: BatchNormalizationLayerArgs): BatchNormalization => new BatchNormalization(args);
 export const flatten = (args?: LayerArgs): Flatten => new Flatten(args);
@@ -36,6 +41,7 @@ export type { DenseLayerArgs, BatchNormalizationLayerArgs, ActivationLayerArgs, 
 export { Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape };
 export type { Conv2DLayerArgs, DepthwiseConv2DLayerArgs, Pooling2DLayerArgs, GlobalPooling2DLayerArgs, ReshapeLayerArgs };
 export { LayerNormalization, GroupNormalization };
+export { Add, Average, Concatenate, Merge, Multiply, type ConcatenateLayerArgs };
 export type { LayerNormalizationLayerArgs, GroupNormalizationLayerArgs };
 export {
   registerLayerClass, registeredLayerClasses, layerToJSON, layerFromJSON,

@@ -8,6 +8,12 @@
  * - `backward(dy, needInputGrad)`: accumulates parameter gradients, returns dL/dx (or null);
  * - optionally `commitState()`: applies state updates computed by the last training forward (BN
  *   moving statistics), called by the model only once the step succeeded.
+ *
+ * Layers of several inputs (the merge layers) override the `...Many` methods instead; models call
+ * only those, whose defaults forward to the one-input methods.
+ *
+ * `apply` on a `SymbolicTensor` (from `keel.input`) builds a graph instead of computing: it returns
+ * the symbolic output that `keel.model({inputs, outputs})` reads the graph from.
  */
 import { Tensor, sameShape, type DType } from '../core/tensor.js';
 import { ShapeError, ValueError, checkOptions, describeValue, formatShape } from '../core/errors.js';
@@ -25,6 +31,32 @@ export interface LayerArgs {
   trainable?: boolean;
   /** Element type of the weights: float32 (default) or float64 (used by gradient checks). */
   dtype?: DType;
+}
+
+/**
+ * A tensor of a graph under construction: its shape (batch excluded) and where it comes from, no
+ * values. `keel.input({shape})` makes the first; `layer.apply(symbolic)` makes the next.
+ */
+export class SymbolicTensor {
+  /** @internal */
+  constructor(
+    /** Shape of one example (batch axis excluded). */
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    /** The layer whose output this is. */
+    readonly sourceLayer: Layer,
+    /** The tensors that layer was applied to (none for an input). */
+    readonly inputs: readonly SymbolicTensor[],
+  ) {}
+
+  /** Keras's name for the tensor: `<layer>/<node>:<index>`... kept to the layer's name. */
+  get name(): string {
+    return this.sourceLayer.name;
+  }
+}
+
+function isSymbolicInput(x: unknown): x is SymbolicTensor | SymbolicTensor[] {
+  return x instanceof SymbolicTensor || (Array.isArray(x) && x.length > 0 && x.every((t) => t instanceof SymbolicTensor));
 }
 
 export const LAYER_ARG_KEYS = ['name', 'inputShape', 'batchInputShape', 'trainable', 'dtype'] as const;
@@ -49,6 +81,8 @@ export abstract class Layer {
   protected inputShapeBuilt: number[] = [];
   private readonly variables: LayerVariable[] = [];
   private readonly workspace = new Map<string, Tensor>();
+  /** The symbolic output of this layer's one application in a graph, if any (see `apply`). */
+  private appliedAs: SymbolicTensor | undefined;
 
   constructor(args: LayerArgs, className: string, extraKeys: readonly string[]) {
     checkOptions(className, args, [...LAYER_ARG_KEYS, ...extraKeys]);
@@ -124,17 +158,126 @@ export abstract class Layer {
   /** Forgets state updates of a training forward whose step was abandoned. @internal */
   discardState(): void {}
 
+  // ---- several inputs (defaults: exactly one) ---------------------------------------------
+
+  /** How many inputs the layer takes: 1, or at least 2 (merge layers). @internal */
+  get takesManyInputs(): boolean {
+    return false;
+  }
+
+  /** Output shape for the inputs' shapes (batch excluded). @internal */
+  computeOutputShapeMany(inputShapes: readonly (readonly number[])[]): number[] {
+    this.expectOneInput(inputShapes.length);
+    return this.computeOutputShape(inputShapes[0]);
+  }
+
+  /** Builds for the inputs' shapes. @internal */
+  buildMany(inputShapes: readonly (readonly number[])[]): void {
+    this.expectOneInput(inputShapes.length);
+    this.build(inputShapes[0]);
+  }
+
+  /** The input shapes the layer was built for. @internal */
+  get inputShapesBuilt(): number[][] {
+    return [this.inputShape];
+  }
+
+  /** @internal */
+  forwardMany(xs: readonly Tensor[], training: boolean): Tensor {
+    return this.forward(xs[0], training);
+  }
+
+  /** dL/d(each input), null where `needInputGrad[i]` is false. @internal */
+  backwardMany(dy: Tensor, needInputGrad: readonly boolean[]): (Tensor | null)[] {
+    return [this.backward(dy, needInputGrad[0])];
+  }
+
+  private expectOneInput(count: number): void {
+    if (count !== 1) {
+      throw new ValueError(`${this.name}: a ${this.getClassName()} layer takes one input, received ${count}; merge tensors first with keel.layers.add or keel.layers.concatenate.`);
+    }
+  }
+
   /**
    * Runs the layer on `x` (a batch) and returns a new tensor. Builds the layer on first use.
    * With `{training: true}`, BatchNormalization uses and updates batch statistics.
+   *
+   * On a SymbolicTensor (or an array of them, for merge layers), records the layer in a graph and
+   * returns its symbolic output, for `keel.model({inputs, outputs})`.
+   * Differs from Keras: a layer is applied in at most one place of a graph (no shared layers):
+   * each layer keeps what its backward needs from one forward, so a second use would overwrite
+   * the first's. Applying a layer twice is refused; build a second layer and copy the weights
+   * with `setWeights` for the same computation.
    */
-  apply(x: Tensor, options: { training?: boolean } = {}): Tensor {
+  apply(x: Tensor, options?: { training?: boolean }): Tensor;
+  apply(x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor;
+  apply(x: Tensor[], options?: { training?: boolean }): Tensor;
+  apply(x: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[], options: { training?: boolean } = {}): Tensor | SymbolicTensor {
+    if (isSymbolicInput(x)) return this.applySymbolic(Array.isArray(x) ? x : [x]);
     checkOptions(`${this.getClassName()}.apply`, options, ['training']);
-    if (!this.built) this.build(x.shape.slice(1));
-    this.checkInput(x);
-    const y = copy(this.forward(x, options.training ?? false));
+    const xs = Array.isArray(x) ? x : [x];
+    for (const t of xs) {
+      if (!(t instanceof Tensor)) {
+        throw new ValueError(`${this.name}.apply: expected a Tensor, a SymbolicTensor (from keel.input) or an array of them, received ${describeValue(t)}.`);
+      }
+    }
+    if (Array.isArray(x) !== this.takesManyInputs) {
+      throw new ValueError(
+        this.takesManyInputs
+          ? `${this.name}.apply: a ${this.getClassName()} layer takes an array of tensors, received ${describeValue(x)}.`
+          : `${this.name}.apply: a ${this.getClassName()} layer takes one tensor, received an array of ${xs.length}.`,
+      );
+    }
+    if (!this.built) this.buildMany(xs.map((t) => t.shape.slice(1)));
+    this.checkInputs(xs);
+    const y = copy(this.forwardMany(xs, options.training ?? false));
     if (options.training) this.commitState();
     return y;
+  }
+
+  private applySymbolic(inputs: SymbolicTensor[]): SymbolicTensor {
+    if (this.appliedAs) {
+      throw new ValueError(
+        `${this.name}.apply: layer '${this.name}' is already applied in a graph (to ${this.appliedAs.inputs.map((t) => `'${t.name}'`).join(', ') || 'nothing'}); ` +
+          `Keel does not share a layer between two places of a graph. Create another layer for the second use ` +
+          `(and copy the weights with setWeights if they must start equal).`,
+      );
+    }
+    if (inputs.length > 1 && !this.takesManyInputs) this.expectOneInput(inputs.length);
+    if (inputs.length < 2 && this.takesManyInputs) {
+      throw new ValueError(`${this.name}.apply: a ${this.getClassName()} layer takes an array of at least 2 tensors, received ${inputs.length}.`);
+    }
+    const shapes = inputs.map((t) => t.shape);
+    const outputShape = this.computeOutputShapeMany(shapes);
+    if (this.built) {
+      const built = this.inputShapesBuilt;
+      if (built.length !== shapes.length || built.some((s, i) => !sameShape(s, shapes[i]))) {
+        throw new ShapeError(
+          `${this.name}.apply: the layer was built for inputs ${built.map((s) => formatShape([null, ...s])).join(', ')}, ` +
+            `received ${shapes.map((s) => formatShape([null, ...s])).join(', ')}.`,
+        );
+      }
+    } else {
+      this.buildMany(shapes);
+    }
+    this.appliedAs = new SymbolicTensor(outputShape, this.dtype, this, inputs);
+    return this.appliedAs;
+  }
+
+  /** Throws unless `xs` (with batch axis) match the built input shapes. @internal */
+  checkInputs(xs: readonly Tensor[]): void {
+    const built = this.inputShapesBuilt;
+    if (xs.length !== built.length) {
+      throw new ShapeError(`${this.name}: expected ${built.length} inputs, received ${xs.length}.`);
+    }
+    xs.forEach((x, i) => {
+      if (!sameShape(x.shape.slice(1), built[i])) {
+        throw new ShapeError(
+          `${this.name}: expected input${built.length > 1 ? ` ${i}` : ''} of shape ${formatShape([null as unknown as number, ...built[i]])}, ` +
+            `received ${formatShape(x.shape)}.`,
+        );
+      }
+    });
   }
 
   /** Throws if `x` (with batch axis) does not match the built input shape. @internal */

@@ -8,7 +8,7 @@
  * adds the `model.json` document around them.
  */
 import { StateError, ValueError, describeValue } from '../core/errors.js';
-import type { Sequential } from './sequential.js';
+import type { LayersModel } from './layersModel.js';
 
 /**
  * One weight in the manifest: its full name (`dense/kernel`), shape and element type. Optimizer
@@ -82,7 +82,7 @@ export interface IOHandler {
  * of the `save` call (`config`: includeOptimizer...). It must not change the model, and must reject
  * (not resolve) when the model cannot be written.
  */
-export type ModelSaver = (model: Sequential, destination: string | IOHandler, config?: SaveConfig) => Promise<SaveResult>;
+export type ModelSaver = (model: LayersModel, destination: string | IOHandler, config?: SaveConfig) => Promise<SaveResult>;
 
 let saver: ModelSaver | undefined;
 

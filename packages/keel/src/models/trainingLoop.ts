@@ -13,9 +13,9 @@ export interface StepResult {
   correct: number[];
 }
 
-/** One batch, checked and in the model's dtype. */
+/** One batch, checked and in the model's dtype: one tensor per model input, and the labels. */
 export interface TrainBatch {
-  x: Tensor;
+  xs: Tensor[];
   y: Tensor;
 }
 
@@ -54,7 +54,7 @@ export interface TrainableModel {
  * failing step, when a step fails (bad batch, non-finite loss).
  */
 export async function runTraining(
-  model: TrainableModel, step: (x: Tensor, y: Tensor) => StepResult, plan: TrainingPlan,
+  model: TrainableModel, step: (xs: Tensor[], y: Tensor) => StepResult, plan: TrainingPlan,
 ): Promise<History> {
   const { where, epochs, initialEpoch, verbose, callbacks, params, metricNames } = plan;
   const history = new History();
@@ -81,11 +81,11 @@ export async function runTraining(
         let batch = batches.next();
         if (batch instanceof Promise) batch = await batch;
         if (!batch) break;
-        const size = batch.x.shape[0];
+        const size = batch.y.shape[0];
         for (const cb of callbacks) await cb.onBatchBegin?.(b, { batch: b, size });
         let result: StepResult;
         try {
-          result = step(batch.x, batch.y);
+          result = step(batch.xs, batch.y);
         } catch (e) {
           if (e instanceof NonFiniteLossError) {
             throw new NonFiniteLossError(
