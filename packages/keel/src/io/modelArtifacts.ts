@@ -1,5 +1,5 @@
 /**
- * A Sequential model to and from TF.js's ModelArtifacts (topology JSON + weight specs + bytes),
+ * A model (Sequential or functional, see functionalTopology.ts) to and from TF.js's ModelArtifacts (topology JSON + weight specs + bytes),
  * and artifacts to and from the `model.json` document. Pure: no file system, runs in a browser.
  *
  * Weights are little-endian float32 in `model.weights` order (TF.js's: trainable weights in layer
@@ -19,6 +19,8 @@
  * Keel loads TF.js's Adam, SGD and RMSProp state; not its Momentum, Adagrad or Adadelta.
  */
 import { Sequential } from '../models/sequential.js';
+import type { LayersModel } from '../models/layersModel.js';
+import { functionalTopology, parseFunctionalTopology } from './functionalTopology.js';
 import type { SaveConfig, TrainingConfig } from '../models/saving.js';
 import { Layer } from '../layers/layer.js';
 import { Tensor } from '../core/tensor.js';
@@ -40,12 +42,14 @@ const MAX_ENTRIES = 10_000;
  * The model's topology and weights, ready for any IOHandler; with `includeOptimizer`, also its
  * training config and optimizer state (see the top of this file).
  */
-export function modelToArtifacts(model: Sequential, config: SaveConfig = {}): ModelArtifacts {
+export function modelToArtifacts(model: LayersModel, config: SaveConfig = {}): ModelArtifacts {
   const layers = model.layers;
   if (layers.length === 0) throw new ModelFormatError(`save: the model has no layers; there is nothing to save.`);
+  const graph = model.getGraph();
   const modelTopology = {
-    class_name: 'Sequential',
-    config: { name: model.name, layers: layers.map((l, i) => layerToJSON(l, i === 0 ? model.inputShape : undefined)) },
+    ...(graph.inputLayers.length > 0
+      ? functionalTopology(model.name, graph)
+      : { class_name: 'Sequential', config: { name: model.name, layers: layers.map((l, i) => layerToJSON(l, i === 0 ? model.inputShape : undefined)) } }),
     keras_version: KERAS_VERSION,
     backend: 'tensor_flow.js',
   };
@@ -199,54 +203,19 @@ function parseWeightSpec(w: unknown, where: string): WeightSpec {
  * manifest names exactly the weights the topology needs with the same shapes, that the bytes
  * match the manifest, and that every value is finite. Throws ModelFormatError otherwise.
  */
-export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
+export function artifactsToModel(artifacts: ModelArtifacts): LayersModel {
   const topology = object(artifacts.modelTopology, 'modelTopology');
   // TF.js files wrap the model config in {model_config: ...} when a training config is included.
   const root = topology.model_config !== undefined ? object(topology.model_config, 'modelTopology.model_config') : topology;
-  if (root.class_name !== 'Sequential') {
+  let plan: { expected: Map<string, number[]>; build(): LayersModel };
+  if (root.class_name === 'Sequential') plan = parseSequentialTopology(root);
+  else if (root.class_name === 'Model' || root.class_name === 'Functional') plan = parseFunctionalTopology(root, MAX_ENTRIES);
+  else {
     throw new ModelFormatError(
-      `modelTopology.class_name: Keel loads Sequential models only, received ${describe(root.class_name)}.`,
+      `modelTopology.class_name: Keel loads Sequential and functional ('Model', 'Functional') models, received ${describe(root.class_name)}.`,
     );
   }
-  const rootConfig = root.config;
-  // Keras 2.2 wrote the layer list directly as the config.
-  const layerEntries = Array.isArray(rootConfig) ? rootConfig : object(rootConfig, 'modelTopology.config').layers;
-  if (!Array.isArray(layerEntries) || layerEntries.length === 0 || layerEntries.length > MAX_ENTRIES) {
-    throw new ModelFormatError(`modelTopology.config.layers: expected a non-empty array of layers.`);
-  }
-  const modelName = !Array.isArray(rootConfig) && typeof (rootConfig as Record<string, unknown>).name === 'string'
-    ? ((rootConfig as Record<string, unknown>).name as string).slice(0, 256) : undefined;
-
-  // Phase 1: configs and shapes, no allocation.
-  const plans: LayerPlan[] = [];
-  let inputShape: number[] | undefined;
-  layerEntries.forEach((entry, i) => {
-    const parsed = parseLayer(entry, `modelTopology layers[${i}]`);
-    if ('inputLayerShape' in parsed) {
-      if (plans.length > 0 || inputShape) throw new ModelFormatError(`modelTopology layers[${i}]: an InputLayer may only come first.`);
-      inputShape = parsed.inputLayerShape;
-      return;
-    }
-    if (plans.length === 0 && !inputShape) inputShape = parsed.declaredInputShape;
-    plans.push(parsed);
-  });
-  if (plans.length === 0) throw new ModelFormatError(`modelTopology: the model has no layers besides its input.`);
-  if (!inputShape) {
-    throw new ModelFormatError(`modelTopology layers[0].config: expected batch_input_shape, e.g. [null, 784]; the first layer declares no input shape.`);
-  }
-  const names = new Set<string>();
-  const expected = new Map<string, number[]>();
-  let shape = inputShape;
-  for (const plan of plans) {
-    if (names.has(plan.name)) throw new ModelFormatError(`modelTopology: two layers are named '${plan.name}'; layer names must be unique.`);
-    names.add(plan.name);
-    for (const w of planWeights(plan, shape)) expected.set(`${plan.name}/${w.name}`, w.shape);
-    shape = planOutputShape(plan, shape);
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(size) || size > 2 ** 31) {
-      throw new ModelFormatError(`layer '${plan.name}': its output holds ${size} values per example, more than Keel can compute.`);
-    }
-  }
+  const expected = plan.expected;
 
   // Phase 2: the manifest against the topology, and the bytes against the manifest.
   // Artifacts may come from memory (fromMemory, a custom handler): check them as model.json is checked.
@@ -301,13 +270,12 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   }
 
   // Phase 3: build (sizes are now bounded by the bytes actually present) and set weights.
-  const layers: Layer[] = plans.map((plan, i) => buildLayer(plan, i === 0 ? inputShape : undefined));
-  let model: Sequential;
+  let model: LayersModel;
   try {
-    model = new Sequential({ layers, name: modelName });
+    model = plan.build();
   } catch (e) {
-    // Building checks what only the assembled stack knows (e.g. BN's axis against the input rank).
-    if (e instanceof KeelError) throw new ModelFormatError(`modelTopology: ${e.message}`);
+    // Building checks what only the assembled graph knows (e.g. BN's axis against the input rank).
+    if (e instanceof KeelError && !(e instanceof ModelFormatError)) throw new ModelFormatError(`modelTopology: ${e.message}`);
     throw e;
   }
   const tensors: Tensor[] = model.weights.map((v) => {
@@ -332,13 +300,60 @@ export function artifactsToModel(artifacts: ModelArtifacts): Sequential {
   return model;
 }
 
+/** Checks a Sequential topology and plans its model (phase 1 of artifactsToModel: no allocation). */
+function parseSequentialTopology(root: Record<string, unknown>): { expected: Map<string, number[]>; build(): LayersModel } {
+  const rootConfig = root.config;
+  // Keras 2.2 wrote the layer list directly as the config.
+  const layerEntries = Array.isArray(rootConfig) ? rootConfig : object(rootConfig, 'modelTopology.config').layers;
+  if (!Array.isArray(layerEntries) || layerEntries.length === 0 || layerEntries.length > MAX_ENTRIES) {
+    throw new ModelFormatError(`modelTopology.config.layers: expected a non-empty array of layers.`);
+  }
+  const modelName = !Array.isArray(rootConfig) && typeof (rootConfig as Record<string, unknown>).name === 'string'
+    ? ((rootConfig as Record<string, unknown>).name as string).slice(0, 256) : undefined;
+
+  // Phase 1: configs and shapes, no allocation.
+  const plans: LayerPlan[] = [];
+  let inputShape: number[] | undefined;
+  layerEntries.forEach((entry, i) => {
+    const parsed = parseLayer(entry, `modelTopology layers[${i}]`);
+    if ('inputLayerShape' in parsed) {
+      if (plans.length > 0 || inputShape) throw new ModelFormatError(`modelTopology layers[${i}]: an InputLayer may only come first.`);
+      inputShape = parsed.inputLayerShape;
+      return;
+    }
+    if (plans.length === 0 && !inputShape) inputShape = parsed.declaredInputShape;
+    plans.push(parsed);
+  });
+  if (plans.length === 0) throw new ModelFormatError(`modelTopology: the model has no layers besides its input.`);
+  if (!inputShape) {
+    throw new ModelFormatError(`modelTopology layers[0].config: expected batch_input_shape, e.g. [null, 784]; the first layer declares no input shape.`);
+  }
+  const names = new Set<string>();
+  const expected = new Map<string, number[]>();
+  let shape = inputShape;
+  for (const plan of plans) {
+    if (names.has(plan.name)) throw new ModelFormatError(`modelTopology: two layers are named '${plan.name}'; layer names must be unique.`);
+    names.add(plan.name);
+    for (const w of planWeights(plan, shape)) expected.set(`${plan.name}/${w.name}`, w.shape);
+    shape = planOutputShape(plan, shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(size) || size > 2 ** 31) {
+      throw new ModelFormatError(`layer '${plan.name}': its output holds ${size} values per example, more than Keel can compute.`);
+    }
+  }
+  return {
+    expected,
+    build: () => new Sequential({ layers: plans.map((plan, i) => buildLayer(plan, i === 0 ? inputShape : undefined)), name: modelName }),
+  };
+}
+
 /**
  * Compiles `model` as `trainingConfig` says and gives its optimizer the saved state (`iter` and
  * slots, each slot checked to belong to a trainable weight of the same shape). ModelFormatError
  * for anything Keel cannot honour.
  */
 function compileFromTrainingConfig(
-  model: Sequential, trainingConfig: unknown, saved: { spec: WeightSpec; values: Float32Array | Int32Array }[],
+  model: LayersModel, trainingConfig: unknown, saved: { spec: WeightSpec; values: Float32Array | Int32Array }[],
 ): void {
   const config = object(trainingConfig, 'trainingConfig');
   for (const key of ['weighted_metrics', 'loss_weights', 'sample_weight_mode']) {

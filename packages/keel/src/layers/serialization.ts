@@ -18,6 +18,7 @@ import { batchShape, boolean, describe, object, parseDtype, string } from './ser
 import { BUILT_IN_LAYER_CLASSES, type LayerClassSerializer, type LayerPlan, type WeightShape } from './serializationClasses.js';
 import { IMAGE_LAYER_CLASSES } from './serializationConv.js';
 import { NORMALIZATION_LAYER_CLASSES } from './serializationNormalization.js';
+import { MERGE_LAYER_CLASSES } from './serializationMerge.js';
 
 export type { LayerClassSerializer, LayerPlan, WeightShape } from './serializationClasses.js';
 
@@ -28,7 +29,7 @@ export interface LayerJSON {
 }
 
 const registry = new Map<string, LayerClassSerializer>(
-  [...BUILT_IN_LAYER_CLASSES, ...IMAGE_LAYER_CLASSES, ...NORMALIZATION_LAYER_CLASSES].map((entry) => [entry.className, entry]),
+  [...BUILT_IN_LAYER_CLASSES, ...IMAGE_LAYER_CLASSES, ...NORMALIZATION_LAYER_CLASSES, ...MERGE_LAYER_CLASSES].map((entry) => [entry.className, entry]),
 );
 
 const ENTRY_METHODS = ['writeConfig', 'parseConfig', 'weights', 'outputShape', 'create'] as const;
@@ -138,6 +139,29 @@ function refuseRegularizersAndConstraints(c: Record<string, unknown>, where: str
 /** Output shape (batch excluded) of a plan, without building it. */
 export function planOutputShape(plan: LayerPlan, inputShape: readonly number[]): number[] {
   return entryOf(plan.className).outputShape(plan.args, inputShape);
+}
+
+/**
+ * Output shape (batch excluded) of a plan for the shapes of all its inputs (one for most layers,
+ * several for merge layers), without building it. ModelFormatError for the wrong number of inputs.
+ */
+export function planOutputShapeMany(plan: LayerPlan, inputShapes: readonly (readonly number[])[]): number[] {
+  const entry = entryOf(plan.className);
+  if (entry.outputShapeMany) {
+    if (inputShapes.length < 2) {
+      throw new ModelFormatError(`layer '${plan.name}' (${plan.className}) merges at least 2 inputs, but its inbound node gives ${inputShapes.length}.`);
+    }
+    return entry.outputShapeMany(plan.args, inputShapes);
+  }
+  if (inputShapes.length !== 1) {
+    throw new ModelFormatError(`layer '${plan.name}' (${plan.className}) takes one input, but its inbound node gives ${inputShapes.length}.`);
+  }
+  return entry.outputShape(plan.args, inputShapes[0]);
+}
+
+/** Whether layers of this plan's class take several inputs. */
+export function planTakesManyInputs(plan: LayerPlan): boolean {
+  return entryOf(plan.className).outputShapeMany !== undefined;
 }
 
 /** The weights (short name and shape) a plan will create for inputs of this shape. */

@@ -54,6 +54,11 @@ export interface LayerClassSerializer<L extends Layer = Layer> {
   weights(args: Readonly<Record<string, unknown>>, inputShape: readonly number[]): WeightShape[];
   /** The output shape (batch excluded) for inputs of `inputShape`, without building the layer. */
   outputShape(args: Readonly<Record<string, unknown>>, inputShape: readonly number[]): number[];
+  /**
+   * For layers of several inputs (merge layers): the output shape for the inputs' shapes, throwing
+   * a ModelFormatError when they cannot merge. Absent: the layer takes one input.
+   */
+  outputShapeMany?(args: Readonly<Record<string, unknown>>, inputShapes: readonly (readonly number[])[]): number[];
   /** Constructs the layer (options include `inputShape` for a model's first layer). */
   create(args: Record<string, unknown>): L;
 }
