@@ -35,9 +35,15 @@ export function images(n: number, shape: readonly number[], seed = 3): keel.Tens
   return keel.tensor(Float32Array.from({ length: size }, () => random.next()), [n, ...shape]);
 }
 
-/** Runs the ONNX model `bytes` on `x` in ONNX Runtime (CPU); returns its output and shape. */
-export async function runOnnx(bytes: Uint8Array, x: keel.Tensor): Promise<{ values: Float32Array; shape: number[] }> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+/**
+ * Runs the ONNX model `bytes` on `x` in ONNX Runtime (CPU); returns its output and shape. By default
+ * with ONNX Runtime's graph optimizations off, so that the nodes written are the nodes run;
+ * 'all' is what users get by default (fusions of Conv and BatchNormalization, etc.).
+ */
+export async function runOnnx(
+  bytes: Uint8Array, x: keel.Tensor, optimization: 'disabled' | 'all' = 'disabled',
+): Promise<{ values: Float32Array; shape: number[] }> {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: optimization });
   try {
     const input = new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape);
     const result = await session.run({ [session.inputNames[0]]: input });
