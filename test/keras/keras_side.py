@@ -1,0 +1,95 @@
+"""Keras 3 (JAX backend) side of the .keras tests: load a file Keel wrote and run it, or build,
+train one step and save a model for Keel to load. Arrays are raw little-endian float32 files."""
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+
+
+def read(path, shape):
+    return np.fromfile(path, dtype="<f4").reshape(shape)
+
+
+def write(path, array):
+    np.asarray(array, dtype="<f4").tofile(path)
+
+
+def describe(model):
+    layers = []
+    for layer in model.layers:
+        entry = {"name": layer.name, "class": layer.__class__.__name__, "trainable": layer.trainable,
+                 "weights": [list(w.shape) for w in layer.weights]}
+        for key in ("momentum", "epsilon", "renorm", "center", "scale", "groups"):
+            if hasattr(layer, key):
+                entry[key] = getattr(layer, key)
+        layers.append(entry)
+    return layers
+
+
+def run(model_path, inputs, shape, out, info, train_out=None, stats=None):
+    model = keras.saving.load_model(model_path)
+    x = read(inputs, shape)
+    write(out, model.predict(x, verbose=0))
+    with open(info, "w") as f:
+        json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
+    if train_out:
+        # One forward in training mode: BN uses the batch statistics and updates its moving ones.
+        write(train_out, model(x, training=True))
+        moving = {layer.name: {"moving_mean": np.asarray(layer.moving_mean).tolist(),
+                               "moving_variance": np.asarray(layer.moving_variance).tolist()}
+                  for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+        with open(stats, "w") as f:
+            json.dump(moving, f)
+
+
+def make(model_path, inputs, shape, out, info):
+    """A small CNN with BN, a frozen BN with Keras's non-default momentum and epsilon, one step of training."""
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([
+        keras.Input((12, 12)),
+        keras.layers.Reshape((12, 12, 1)),
+        keras.layers.Conv2D(6, 3, padding="same", use_bias=False),
+        keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-2),
+        keras.layers.Activation("relu"),
+        keras.layers.DepthwiseConv2D(3, depth_multiplier=2),
+        keras.layers.BatchNormalization(center=False),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.GroupNormalization(groups=4),
+        keras.layers.AveragePooling2D(2, padding="same"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(16, use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("silu"),
+        keras.layers.LayerNormalization(epsilon=1e-5),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(5, activation="softmax"),
+    ], name="keras_cnn")
+    model.layers[5].trainable = False  # the BN without center: frozen, still in the file's weights
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(3)
+    xs = rng.random((32, 12, 12), dtype=np.float32)
+    ys = rng.integers(0, 5, 32)
+    model.fit(xs, ys, batch_size=32, epochs=1, verbose=0)
+    model.save(model_path)
+    x = read(inputs, shape)
+    write(out, model.predict(x, verbose=0))
+    with open(info, "w") as f:
+        json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "run":
+        # One process for several models: importing Keras and JAX is most of the time.
+        with open(args[0]) as f:
+            for job in json.load(f):
+                run(job["model"], job["inputs"], job["shape"], job["out"], job["info"], job.get("train_out"), job.get("stats"))
+    elif command == "make":
+        path, inputs, shape, out, info = args
+        make(path, inputs, [int(d) for d in shape.split(",")], out, info)
+    else:
+        sys.exit(f"unknown command {command}")
