@@ -19,6 +19,7 @@ import { checkOutputFile, makeFolders, OutputPathError } from './files.js';
 import { count } from './format.js';
 import { writeOut } from './brokenPipe.js';
 import { addExportCommand } from './export.js';
+import { addLabCommand } from './lab.js';
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {}
@@ -335,13 +336,14 @@ export function buildProgram(): Command {
   });
 
   addExportCommand(program);
+  addLabCommand(program);
 
   return program;
 }
 
 const VERSION = '0.1.0';
 const EXPERIMENT_CHOICES = [...experiments.EXPERIMENT_NAMES, 'all'];
-const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict', 'export'];
+const COMMANDS = ['summary', 'train', 'experiment', 'fold', 'evaluate', 'predict', 'export', 'lab'];
 
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
