@@ -22,12 +22,21 @@
  * both change training only, and their inference is plain BN with movingMean and movingVariance
  * (renorm's extra buffers, moving_stddev, renorm_mean and renorm_stddev, play no part in it).
  *
+ * In a graph (functional models, residual blocks), a fold must leave every other reader of a
+ * tensor seeing what it saw: BN folds back into the layer before it only when the tensors between
+ * them are read by nothing else (conv → BN whose conv output is also a shortcut does not), and
+ * forward into the next layer only when BN's output is read by that layer alone. A BN whose input
+ * fans out still folds forward where that is exact; otherwise `notFolded` names the other reader.
+ * The result is a Sequential for a Sequential, a functional model (same inputs, same names) for one.
+ *
  * Gotcha: a folded model has no BN to train; it is for inference. Fold after
  * `recomputeBatchNormStatistics` if you use it.
  */
 import { ValueError, describeValue } from '../core/errors.js';
 import { Sequential } from '../models/sequential.js';
-import type { Layer } from '../layers/layer.js';
+import { LayersModel } from '../models/layersModel.js';
+import { input } from '../models/inputLayer.js';
+import type { Layer, SymbolicTensor } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
 import { Activation, Dropout, Flatten } from '../layers/simple.js';
@@ -41,34 +50,52 @@ import { foldBatchNormBeforeDepthwise } from './foldConvWeights.js';
 
 export interface FoldResult {
   /** The folded model (new layers, new weights; same names for the layers kept). */
-  model: Sequential;
+  model: LayersModel;
   /** Each BN folded away: its name, the layer (Dense, Conv2D, DepthwiseConv2D) it went into, and the direction. */
   folded: { layer: string; into: string; direction: 'intoPrevious' | 'intoNext' }[];
   /** Each BN kept, and each Layer or Group Normalization (which never fold), with the reason in words. Empty for the seed, seed-before and cnn models. */
   notFolded: { layer: string; reason: string }[];
 }
 
-/** A layer of the model being built: its config and weights as plain arrays. */
+/** A layer of the model being built: its config and weights as plain arrays, and what it reads. */
 interface Item {
   plan: LayerPlan;
   weights: Map<string, Float32Array | Float64Array>;
   source: Layer;
+  /** Names of the layers (or inputs) it reads. */
+  reads: string[];
+}
+
+/** The graph being folded: layers in graph order, the model's inputs and its output (by name). */
+interface Work {
+  items: Item[];
+  output: string;
 }
 
 /**
- * Folds every BN it can into an adjacent Dense; returns the new model and a report.
+ * Folds every BN it can into an adjacent Dense or convolution; returns the new model and a report.
  *
  * @example const { model: fast, notFolded } = keel.foldBatchNorm(model);
  */
-export function foldBatchNorm(model: Sequential): FoldResult {
-  if (!(model instanceof Sequential)) {
-    throw new ValueError(`foldBatchNorm: expected a Sequential model, received ${describeValue(model)}.`);
+export function foldBatchNorm(model: LayersModel): FoldResult {
+  if (!(model instanceof LayersModel)) {
+    throw new ValueError(`foldBatchNorm: expected a Sequential model or a functional one (keel.model), received ${describeValue(model)}.`);
   }
-  const items: Item[] = model.layers.map((layer) => ({
-    plan: parseLayer(layerToJSON(layer), `layer '${layer.name}'`) as LayerPlan,
-    weights: new Map(layer.weights.map((v) => [v.shortName, v.value.values.slice()])),
-    source: layer,
-  }));
+  const graph = model.getGraph();
+  const nameOf = new Map<number, string>();
+  graph.inputLayers.forEach((l, i) => nameOf.set(graph.inputs[i], l.name));
+  if (graph.inputLayers.length === 0) nameOf.set(graph.inputs[0], '');
+  for (const node of graph.nodes) nameOf.set(node.output, node.layer.name);
+  const work: Work = {
+    items: graph.nodes.map(({ layer, inputs }) => ({
+      plan: parseLayer(layerToJSON(layer), `layer '${layer.name}'`) as LayerPlan,
+      weights: new Map(layer.weights.map((v) => [v.shortName, v.value.values.slice()])),
+      source: layer,
+      reads: inputs.map((id) => nameOf.get(id)!),
+    })),
+    output: nameOf.get(graph.outputs[0])!,
+  };
+  const items = work.items;
   const folded: FoldResult['folded'] = [];
   const reasons = new Map<string, string>();
   let changed = true;
@@ -77,8 +104,8 @@ export function foldBatchNorm(model: Sequential): FoldResult {
     for (let i = 0; i < items.length; i++) {
       if (!(items[i].source instanceof BatchNormalization)) continue;
       const bn = items[i];
-      const prev = neighbour(items, i, -1);
-      const next = neighbour(items, i, +1);
+      const prev = previous(work, bn);
+      const next = prev.target ? { reason: '' } : following(work, bn);
       const params = bnParameters(bn);
       if (prev.target) {
         foldInto(prev.target, params, 'after');
@@ -90,18 +117,16 @@ export function foldBatchNorm(model: Sequential): FoldResult {
         reasons.set(bn.plan.name, `${prev.reason}; ${next.reason}`);
         continue;
       }
+      // Readers of the BN now read what it read.
+      for (const item of items) item.reads = item.reads.map((r) => (r === bn.plan.name ? bn.reads[0] : r));
+      if (work.output === bn.plan.name) work.output = bn.reads[0];
       items.splice(i, 1);
       reasons.delete(bn.plan.name);
       changed = true;
       i--;
     }
   }
-  const layers = items.map((item, i) => buildLayer(item.plan, i === 0 ? model.inputShape : undefined));
-  const result = new Sequential({ layers, name: `${model.name}_folded` });
-  layers.forEach((layer, i) => {
-    const weights = items[i].weights;
-    layer.weights.forEach((v) => v.value.values.set(weights.get(v.shortName)!));
-  });
+  const result = graph.inputLayers.length === 0 ? rebuildSequential(model, items) : rebuildGraph(model, work);
   // Layer and Group Normalization compute their statistics from each example at inference too:
   // there is no fixed per-feature affine map to fold into a neighbour.
   for (const item of items) {
@@ -116,47 +141,126 @@ export function foldBatchNorm(model: Sequential): FoldResult {
   return { model: result, folded, notFolded };
 }
 
+function setWeights(layer: Layer, item: Item): void {
+  layer.weights.forEach((v) => v.value.values.set(item.weights.get(v.shortName)!));
+}
+
+function rebuildSequential(model: LayersModel, items: Item[]): Sequential {
+  const layers = items.map((item, i) => buildLayer(item.plan, i === 0 ? model.inputShape : undefined));
+  const result = new Sequential({ layers, name: `${model.name}_folded` });
+  layers.forEach((layer, i) => setWeights(layer, items[i]));
+  return result;
+}
+
+function rebuildGraph(model: LayersModel, work: Work): LayersModel {
+  const graph = model.getGraph();
+  const tensors = new Map<string, SymbolicTensor>();
+  const inputs = graph.inputLayers.map((l) => {
+    const t = input({ shape: l.inputShape, name: l.name, dtype: l.dtype });
+    tensors.set(l.name, t);
+    return t;
+  });
+  for (const item of work.items) {
+    const layer = buildLayer(item.plan);
+    const reads = item.reads.map((r) => tensors.get(r)!);
+    tensors.set(item.plan.name, layer.apply(reads.length === 1 ? reads[0] : reads));
+    setWeights(layer, item);
+  }
+  return new LayersModel({ inputs, outputs: tensors.get(work.output)!, name: `${model.name}_folded` });
+}
+
 /** The layer kinds a BN folds into. */
 const FOLD_TARGETS = 'Dense, Conv2D or DepthwiseConv2D';
 
+/** How many layers read `name`, counting the model's output as a reader. */
+function readers(work: Work, name: string): Item[] {
+  return work.items.filter((item) => item.reads.includes(name));
+}
+
+function uses(work: Work, name: string): number {
+  return work.items.reduce((n, item) => n + item.reads.filter((r) => r === name).length, 0) + (work.output === name ? 1 : 0);
+}
+
+const itemNamed = (work: Work, name: string) => work.items.find((item) => item.plan.name === name);
+
 /**
- * The nearest layer in direction `step` that is not the identity in inference, if BN can fold into
- * it: before it (step −1) a linear Dense or convolution; after it (step +1) a Dense, or a
- * convolution that sees no padding.
+ * The layer before `bn` that BN can fold into: a linear Dense or convolution, reached back through
+ * layers that are the identity in inference, every tensor on the way read by this path alone.
  */
-function neighbour(items: Item[], i: number, step: -1 | 1): { target?: Item; reason: string } {
-  const side = step < 0 ? 'previous' : 'next';
-  let crossedFlatten = false;
-  for (let j = i + step; j >= 0 && j < items.length; j += step) {
-    const layer = items[j].source;
-    const name = items[j].plan.name;
-    if (layer instanceof Dropout) continue;
-    if (layer instanceof Flatten && (step > 0 || layer.inputShape.length === 1)) {
-      crossedFlatten ||= layer.inputShape.length > 1;
+function previous(work: Work, bn: Item): { target?: Item; reason: string } {
+  let name = bn.reads[0];
+  for (;;) {
+    const item = itemNamed(work, name);
+    if (!item) return { reason: `no ${FOLD_TARGETS} comes before it` };
+    if (uses(work, name) > 1) {
+      const others = readers(work, name).filter((r) => r !== bn).map((r) => `'${r.plan.name}'`);
+      return {
+        reason: `the output of '${name}' before it is also read by ${others.length ? others.join(', ') : 'the model output'}, ` +
+          `and folding into '${name}' would change what ${others.length > 1 ? 'those read' : 'that reads'}`,
+      };
+    }
+    const layer = item.source;
+    if (layer instanceof Dropout || (layer instanceof Activation && layer.activation === 'linear') ||
+      (layer instanceof Flatten && layer.inputShape.length === 1)) {
+      name = item.reads[0];
       continue;
     }
-    if (layer instanceof Activation && layer.activation === 'linear') continue;
+    if (layer instanceof Dense || layer instanceof Conv2D || layer instanceof DepthwiseConv2D) {
+      if (layer.activation !== 'linear') {
+        return { reason: `the previous ${layer.getClassName()} '${name}' applies '${layer.activation}', and BN cannot fold back through a nonlinearity` };
+      }
+      return { target: item, reason: '' };
+    }
+    return { reason: describeBlocker('previous', item) };
+  }
+}
+
+/**
+ * The layer after `bn` that BN can fold into: a Dense, or a convolution that sees no padding,
+ * reached through identity layers (and a Flatten on the way to a Dense), BN's output read by it alone.
+ */
+function following(work: Work, bn: Item): { target?: Item; reason: string } {
+  let name = bn.plan.name;
+  let crossedFlatten = false;
+  for (;;) {
+    const n = uses(work, name);
+    if (n === 0 || (n === 1 && work.output === name)) return { reason: `no ${FOLD_TARGETS} comes after it` };
+    if (n > 1) {
+      return { reason: `${name === bn.plan.name ? 'its output' : `the output of '${name}'`} is read by ${n} layers, and one fold cannot serve them all` };
+    }
+    const item = readers(work, name)[0];
+    const layer = item.source;
+    if (layer instanceof Dropout || (layer instanceof Activation && layer.activation === 'linear')) {
+      name = item.plan.name;
+      continue;
+    }
+    if (layer instanceof Flatten) {
+      crossedFlatten ||= layer.inputShape.length > 1;
+      name = item.plan.name;
+      continue;
+    }
     if (layer instanceof Dense || layer instanceof Conv2D || layer instanceof DepthwiseConv2D) {
       const kind = layer.getClassName();
-      if (step < 0 && layer.activation !== 'linear') {
-        return { reason: `the previous ${kind} '${name}' applies '${layer.activation}', and BN cannot fold back through a nonlinearity` };
-      }
-      if (step > 0 && !(layer instanceof Dense)) {
-        if (crossedFlatten) return { reason: `a Flatten stands between it and the next ${kind} '${name}'` };
+      if (!(layer instanceof Dense)) {
+        if (crossedFlatten) return { reason: `a Flatten stands between it and the next ${kind} '${item.plan.name}'` };
         const g = layer.geometry(1);
         const padded = g.padTop > 0 || g.padLeft > 0 ||
           (g.outHeight - 1) * g.strideHeight + (g.filterHeight - 1) * g.dilationHeight + 1 > g.inHeight ||
           (g.outWidth - 1) * g.strideWidth + (g.filterWidth - 1) * g.dilationWidth + 1 > g.inWidth;
         if (padded) {
-          return { reason: `the next ${kind} '${name}' pads its input ('same'), and BN before a padded convolution is not exact: the padding's zeros would not be shifted` };
+          return { reason: `the next ${kind} '${item.plan.name}' pads its input ('same'), and BN before a padded convolution is not exact: the padding's zeros would not be shifted` };
         }
       }
-      return { target: items[j], reason: '' };
+      return { target: item, reason: '' };
     }
-    return { reason: `the ${side} layer '${name}' is a ${layer.getClassName()}${
-      layer instanceof Activation ? ` ('${layer.activation}', nonlinear)` : ''}, not a ${FOLD_TARGETS}` };
+    return { reason: describeBlocker('next', item) };
   }
-  return { reason: step < 0 ? `no ${FOLD_TARGETS} comes before it` : `no ${FOLD_TARGETS} comes after it` };
+}
+
+function describeBlocker(side: string, item: Item): string {
+  const layer = item.source;
+  return `the ${side} layer '${item.plan.name}' is a ${layer.getClassName()}${
+    layer instanceof Activation ? ` ('${layer.activation}', nonlinear)` : ''}, not a ${FOLD_TARGETS}`;
 }
 
 /**

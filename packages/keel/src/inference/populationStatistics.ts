@@ -6,8 +6,9 @@
  *   μ = (1/N)·Σ xᵢ,   σ² = (1/N)·Σ (xᵢ − μ)²      per feature, over every example (and every
  *                                                  non-feature axis) of `x`
  *
- * Layers are done in order, each with every upstream BN already using its new statistics, so the
- * figures are exactly what inference sees. Batches are merged with Chan et al.'s pairwise update in
+ * Layers are done in graph order (topological: a BN comes after every layer it depends on), each
+ * with every upstream BN already using its new statistics, so the figures are exactly what
+ * inference sees. In a functional model, only the layers a BN depends on are run for it. Batches are merged with Chan et al.'s pairwise update in
  * float64 (stable even when the mean is large against the spread); memory does not grow with N.
  *
  * Gotcha: this costs one pass over `x` per BN layer (through the layers before it), not one pass.
@@ -25,7 +26,9 @@
 import { Tensor, sameShape } from '../core/tensor.js';
 import { ShapeError, StateError, ValueError, checkOptions, describeValue, formatShape } from '../core/errors.js';
 import { BatchNormalization } from '../layers/batchNormalization.js';
-import { Sequential, type InputData } from '../models/sequential.js';
+import { LayersModel } from '../models/layersModel.js';
+import { checkInputs as checkModelInputs, type InputData } from '../models/modelData.js';
+import { inputsOfLayer } from '../models/graphExecution.js';
 import { checkFinite, empty, toBatch, wrap } from '../ops/tensor.js';
 
 export interface RecomputeBatchNormStatisticsArgs {
@@ -65,32 +68,33 @@ export interface RecomputedStatistics {
  * @example await keel.recomputeBatchNormStatistics(model, xTrain, { batchSize: 512 });
  */
 export async function recomputeBatchNormStatistics(
-  model: Sequential, xData: InputData, args: RecomputeBatchNormStatisticsArgs = {},
+  model: LayersModel, xData: InputData, args: RecomputeBatchNormStatisticsArgs = {},
 ): Promise<RecomputedStatistics[]> {
   checkOptions('recomputeBatchNormStatistics', args, ['batchSize', 'onProgress']);
   const { batchSize = 256, onProgress } = args;
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new ValueError(`recomputeBatchNormStatistics: expected batchSize to be a positive integer, received ${describeValue(batchSize)}.`);
   }
-  const x = checkInputs(model, xData);
-  const layers = model.layers;
+  const xs = checkInputs(model, xData);
+  const graph = model.getGraph();
+  const layers = graph.nodes.map((node) => node.layer);
   const targets = layers.flatMap((l, i) => (l instanceof BatchNormalization ? [i] : []));
   const before = targets.map((i) => {
     const bn = layers[i] as BatchNormalization;
     return [bn.movingMean.read(), bn.movingVariance.read(), bn.movingStddev?.read() ?? null] as const;
   });
   const results: RecomputedStatistics[] = [];
-  const inputBuffers = new Map<number, Tensor>(); // one per batch length: memory stays flat over N
+  const inputBuffers = new Map<string, Tensor>(); // one per batch length: memory stays flat over N
   try {
     for (let t = 0; t < targets.length; t++) {
       const bn = layers[targets[t]] as BatchNormalization;
       const features = bn.movingMean.value.size;
       const stats = new RunningMoments(features);
-      const n = x.shape[0];
+      const n = xs[0].shape[0];
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(n, start + batchSize);
-        let out = rowsOf(x, start, end, layers[0].dtype, inputBuffers);
-        for (let i = 0; i < targets[t]; i++) out = layers[i].forward(out, false);
+        const batch = xs.map((x, i) => rowsOf(x, start, end, layers[0].dtype, inputBuffers, i));
+        const out = inputsOfLayer(graph, bn, batch)[0];
         stats.add(out.values, out.size / features);
         onProgress?.({ layer: bn.name, layerIndex: t, layers: targets.length, examplesDone: end, examples: n });
         if (((start / batchSize) & 63) === 63) await yieldToEventLoop();
@@ -168,11 +172,12 @@ export class RunningMoments {
   }
 }
 
-function checkInputs(model: Sequential, data: unknown): Tensor {
+function checkInputs(model: LayersModel, data: unknown): Tensor[] {
   const where = 'recomputeBatchNormStatistics';
-  if (!(model instanceof Sequential)) {
-    throw new ValueError(`${where}: expected a Sequential model as the first argument, received ${describeValue(model)}.`);
+  if (!(model instanceof LayersModel)) {
+    throw new ValueError(`${where}: expected a Sequential model or a functional one (keel.model) as the first argument, received ${describeValue(model)}.`);
   }
+  if (model.inputShapes.length > 1) return checkModelInputs(where, { inputShapes: model.inputShapes, outputShape: model.outputShape }, data);
   const expected = model.inputShape;
   const x = toBatch(where, 'x', data, expected, (shape) => {
     if (shape.length !== expected.length + 1 || !sameShape(shape.slice(1), expected) || shape[0] === 0) {
@@ -184,15 +189,16 @@ function checkInputs(model: Sequential, data: unknown): Tensor {
   if (x.isDisposed) throw new StateError(`${where}: x was disposed; pass a tensor that is still alive.`);
   checkFinite(where, 'x', x, `Replace or drop the examples with missing or infinite values (impute them, or check the ` +
     `preprocessing that produced them) before measuring statistics on them.`);
-  return x;
+  return [x];
 }
 
-function rowsOf(x: Tensor, start: number, end: number, dtype: Tensor['dtype'], buffers: Map<number, Tensor>): Tensor {
+function rowsOf(x: Tensor, start: number, end: number, dtype: Tensor['dtype'], buffers: Map<string, Tensor>, input: number): Tensor {
   const rowSize = x.size / x.shape[0];
-  let out = buffers.get(end - start);
+  const key = `${input}:${end - start}`;
+  let out = buffers.get(key);
   if (!out) {
     out = empty([end - start, ...x.shape.slice(1)], dtype);
-    buffers.set(end - start, out);
+    buffers.set(key, out);
   }
   out.values.set(x.values.subarray(start * rowSize, end * rowSize));
   return out;
