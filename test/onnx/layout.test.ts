@@ -131,3 +131,10 @@ test('folding removes the BatchNormalization nodes of the cnn model', () => {
   assert.equal(ops({ foldBatchNorm: true }).filter((o) => o === 'BatchNormalization').length, 0);
   assert.equal(Number(decode(toOnnx(keel.zoo.buildModel('cnn'), { opset: 21 })).opsetImport![0].version), 21);
 });
+
+test('frozen layers (trainable = false, which reorders getWeights) export the same weights', async () => {
+  keel.setRandomSeed(4);
+  const model = keel.zoo.buildModel('cnn', { norm: 'renorm' });
+  for (const layer of model.layers.slice(0, 6)) layer.trainable = false;
+  await agrees(model);
+});
