@@ -108,8 +108,13 @@ test('normalizations: BN without γ or β, Layer Normalization over several axes
   }
 });
 
-test('Dense on rank-3 inputs (MatMul along the last axis), and a model of Dropout only', async () => {
-  await agrees(keel.sequential({ layers: [layers.dense({ units: 3, inputShape: [4, 5] }), layers.dense({ units: 2, useBias: false })] }));
+test('Dense and the normalizations on rank-3 inputs (MatMul along the last axis), and a model of Dropout only', async () => {
+  for (const opset of [13, 21]) await agrees(keel.sequential({ layers: [
+    layers.dense({ units: 6, inputShape: [4, 5] }),
+    // Normalizations of [batch, steps, channels] tensors: BN and GN on [batch, channels, steps].
+    layers.batchNormalization(), layers.groupNormalization({ groups: 2 }), layers.layerNormalization(),
+    layers.dense({ units: 2, useBias: false }),
+  ] }), { opset });
   const bytes = await agrees(keel.sequential({ layers: [layers.dropout({ rate: 0.3, inputShape: [3] })] }));
   assert.deepEqual(decode(bytes).graph!.node!.map((n) => n.opType), ['Identity']);
 });
