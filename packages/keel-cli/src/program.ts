@@ -138,7 +138,7 @@ export const TRAIN_DEFAULTS = {
 
 /** The settings of a `keel train` run: the flags given, the model's defaults for the rest. */
 export function trainSettings(options: TrainOptions): { epochs: number; batchSize: number; learningRate: number; momentum: number } {
-  const defaults = options.model.startsWith('cnn') ? TRAIN_DEFAULTS.cnn : TRAIN_DEFAULTS.mlp;
+  const defaults = options.model.startsWith('cnn') || options.model === 'resnet' ? TRAIN_DEFAULTS.cnn : TRAIN_DEFAULTS.mlp;
   if (options.momentum !== undefined && options.optimizer !== 'sgd' && options.optimizer !== 'rmsprop') {
     throw new UsageError(`--momentum applies to --optimizer sgd or rmsprop, not ${options.optimizer}; leave it out.`);
   }
