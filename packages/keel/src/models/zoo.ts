@@ -12,8 +12,11 @@
  *   [Conv2D(64, 3×3, same, no bias) → BN → act] ×2 → MaxPool(2) → Flatten → Dense(128, no bias)
  *   → BN → act → Dense(10, softmax): 468,778 parameters, 640 of them BN's moving statistics.
  * - `cnn-plain`: the same without BN, each convolution and the Dense with a bias and the activation.
+ * - `resnet`: ResNet-20 in the CIFAR style, a functional model (zooResnet.ts): 3 stages of 3 basic
+ *   blocks of 16, 32 and 64 filters, BN after each convolution, projection shortcuts where the
+ *   shape changes, global average pooling, Dense(10, softmax).
  *
- * `norm` replaces every BN of `seed`, `seed-before` and `cnn` by another normalization (issue of
+ * `norm` replaces every BN of `seed`, `seed-before`, `cnn` and `resnet` by another normalization (issue of
  * small and non-i.i.d. batches): 'batch' (BN, the default), 'renorm' (Batch Renormalization with
  * the paper's final clipping rmax 3, dmax 5), 'ghost' (Ghost BN, `virtualBatchSize` rows per
  * sub-batch, default 16), 'group' (Group Normalization with the largest group count ≤ 32 that divides
@@ -26,8 +29,12 @@ import * as layers from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import type { Initializer } from '../initializers/index.js';
 import { Sequential } from './sequential.js';
+import type { LayersModel } from './layersModel.js';
+import { buildResnet } from './zooResnet.js';
 
-export const MODEL_NAMES = ['seed', 'seed-before', 'plain', 'cnn', 'cnn-plain'] as const;
+export { buildResnet, type ResnetArgs } from './zooResnet.js';
+
+export const MODEL_NAMES = ['seed', 'seed-before', 'plain', 'cnn', 'cnn-plain', 'resnet'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** What `norm` may name (see the module comment). */
@@ -69,8 +76,11 @@ function normalizationLayer(norm: Normalization, width: number, virtualBatchSize
   }
 }
 
-/** Builds one of `MODEL_NAMES` (uncompiled). */
-export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): Sequential {
+/**
+ * Builds one of `MODEL_NAMES` (uncompiled): a Sequential, but for `resnet`, a functional model.
+ * (Code that types the result as `Sequential` still compiles: see models/sequential.ts.)
+ */
+export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): LayersModel {
   const {
     activation = 'relu', kernelInitializer = 'glorotUniform', inputShape = [28, 28], hiddenUnits = [300, 100], classes = 10,
     norm = 'batch', virtualBatchSize = 16,
@@ -85,6 +95,9 @@ export function buildModel(name: ModelName | string, args: ZooModelArgs = {}): S
     const layer = normalizationLayer(norm, width, virtualBatchSize);
     return layer ? [layer] : [];
   };
+  if (name === 'resnet') {
+    return buildResnet({ normalize, activation, kernelInitializer, inputShape, classes });
+  }
   if (name === 'cnn' || name === 'cnn-plain') {
     return buildCnn(name === 'cnn' ? normalize : null, { activation, kernelInitializer, inputShape, classes });
   }
