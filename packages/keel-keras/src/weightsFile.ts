@@ -11,7 +11,7 @@
  * Keras writes a `vars` group for every layer, with or without weights; so does Keel.
  */
 import * as h5wasm from 'h5wasm';
-import { ModelFormatError } from 'keel';
+import { KeelError, ModelFormatError } from 'keel';
 
 export interface LayerVars {
   /** The layer's h5 key (`dense_1`). */
@@ -76,14 +76,30 @@ const FIX = 'Save the model again with Keras (model.save("model.keras")) and loa
  */
 export async function readWeightsFile<T>(bytes: Uint8Array, fn: (layers: Map<string, StoredVar[]>) => T): Promise<T> {
   return withFile(bytes, (path) => {
+    const notHdf5 = (e: unknown) =>
+      new ModelFormatError(`model.weights.h5: not an HDF5 file that can be opened (${String((e as Error)?.message ?? e).slice(0, 200)}). ${FIX}`);
     let file: h5wasm.File;
     try {
       file = new h5wasm.File(path, 'r');
     } catch (e) {
-      throw new ModelFormatError(`model.weights.h5: not an HDF5 file that can be opened (${String((e as Error)?.message ?? e).slice(0, 200)}). ${FIX}`);
+      throw notHdf5(e);
+    }
+    let layers: Map<string, StoredVar[]>;
+    try {
+      // h5wasm opens some damaged files without complaint and fails on the first read instead.
+      layers = listLayers(file);
+    } catch (e) {
+      try {
+        file.close();
+      } catch {
+        // a file that did not open has nothing to close
+      }
+      throw e instanceof ModelFormatError ? e : notHdf5(e);
     }
     try {
-      return fn(listLayers(file));
+      return fn(layers);
+    } catch (e) {
+      throw e instanceof KeelError ? e : notHdf5(e);
     } finally {
       file.close();
     }
