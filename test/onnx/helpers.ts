@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
  * value, as training would: an export that swapped γ and β, ignored the moving statistics or ε,
  * or dropped a bias would then change the predictions. Kernels keep their random initial values.
  */
-export function trainedLookingWeights(model: keel.Sequential, seed = 7): void {
+export function trainedLookingWeights(model: keel.LayersModel, seed = 7): void {
   const random = new keel.Random(seed);
   const draw: Record<string, () => number> = {
     gamma: () => random.uniform(0.5, 1.5),
@@ -41,12 +41,14 @@ export function images(n: number, shape: readonly number[], seed = 3): keel.Tens
  * 'all' is what users get by default (fusions of Conv and BatchNormalization, etc.).
  */
 export async function runOnnx(
-  bytes: Uint8Array, x: keel.Tensor, optimization: 'disabled' | 'all' = 'disabled',
+  bytes: Uint8Array, x: keel.Tensor | keel.Tensor[], optimization: 'disabled' | 'all' = 'disabled',
 ): Promise<{ values: Float32Array; shape: number[] }> {
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: optimization });
   try {
-    const input = new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape);
-    const result = await session.run({ [session.inputNames[0]]: input });
+    const xs = Array.isArray(x) ? x : [x];
+    if (xs.length !== session.inputNames.length) throw new Error(`${xs.length} inputs given, the model has ${session.inputNames.length}`);
+    const feeds = Object.fromEntries(xs.map((t, i) => [session.inputNames[i], new ort.Tensor('float32', Float32Array.from(t.dataSync()), t.shape)]));
+    const result = await session.run(feeds);
     const output = result[session.outputNames[0]];
     return { values: output.data as Float32Array, shape: output.dims.map(Number) };
   } finally {

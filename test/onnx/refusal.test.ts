@@ -31,7 +31,7 @@ function refusal(fn: () => unknown, pattern: RegExp, fields?: { layerName: strin
 
 test('a layer class the exporter does not know is refused, naming the layer, its class and what to do', () => {
   const model = keel.sequential({ layers: [layers.dense({ units: 4, inputShape: [3] }), new Doubling({ name: 'twice' }), layers.dense({ units: 2 })] });
-  refusal(() => toOnnx(model), /^toOnnx: layer 'twice' \(class Doubling\) has no ONNX conversion: The exporter writes Dense, BatchNormalization, .*GlobalAveragePooling2D\. Replace the layer by those, or export the part of the model without it\.$/,
+  refusal(() => toOnnx(model), /^toOnnx: layer 'twice' \(class Doubling\) has no ONNX conversion: The exporter writes Dense, BatchNormalization, .*GlobalAveragePooling2D, Add, Multiply, Average, Concatenate\. Replace the layer by those, or export the part of the model without it\.$/,
     { layerName: 'twice', className: 'Doubling' });
   // The same check guards folding: refused before foldBatchNorm runs.
   refusal(() => toOnnx(model, { foldBatchNorm: true }), /layer 'twice' \(class Doubling\)/);
@@ -54,7 +54,7 @@ test('bad options and what is not a model', () => {
   }
   refusal(() => toOnnx(model, { foldBatchNorm: 'yes' as unknown as boolean }), /expected foldBatchNorm to be true or false, received string yes/);
   assert.throws(() => toOnnx(model, { opsets: 17 } as never), (e: unknown) => e instanceof keel.ValueError && /unknown option 'opsets'.*Did you mean 'opset'/.test((e as Error).message));
-  refusal(() => toOnnx({} as keel.Sequential), /^toOnnx: expected a Keel model \(keel\.sequential\(\.\.\.\) or keel\.loadLayersModel\(\.\.\.\)\), received an object of class Object\.$/);
+  refusal(() => toOnnx({} as keel.Sequential), /^toOnnx: expected a Keel model \(keel\.sequential\(\.\.\.\), keel\.model\(\.\.\.\) or keel\.loadLayersModel\(\.\.\.\)\), received an object of class Object\.$/);
   refusal(() => toOnnx(undefined as unknown as keel.Sequential), /received undefined/);
   refusal(() => toOnnx(keel.sequential({ name: 'empty' })), /model 'empty' has no layers/);
 });

@@ -30,7 +30,7 @@ export interface ExportFormat {
   /** The flags it takes; the others are refused with it. */
   flags: readonly FormatFlag[];
   /** The bytes of the file. */
-  write(model: keel.Sequential, options: { opset?: number }): Uint8Array | Promise<Uint8Array>;
+  write(model: keel.LayersModel, options: { opset?: number }): Uint8Array | Promise<Uint8Array>;
   /** A few words on what was written, for the last line. */
   summary(options: { opset?: number }): string;
 }

@@ -12,6 +12,7 @@ import {
   globalMaxPooling2dConverter, maxPooling2dConverter,
 } from './layers/conv.js';
 import { batchNormalizationConverter, groupNormalizationConverter, layerNormalizationConverter } from './layers/normalization.js';
+import { addConverter, averageConverter, concatenateConverter, multiplyConverter } from './layers/merge.js';
 
 type LayerClass = abstract new (...args: never[]) => keel.layers.Layer;
 
@@ -31,6 +32,10 @@ const CONVERTERS: [string, LayerClass, LayerConverter<never>][] = [
   ['AveragePooling2D', keel.layers.AveragePooling2D, averagePooling2dConverter],
   ['GlobalMaxPooling2D', keel.layers.GlobalMaxPooling2D, globalMaxPooling2dConverter],
   ['GlobalAveragePooling2D', keel.layers.GlobalAveragePooling2D, globalAveragePooling2dConverter],
+  ['Add', keel.layers.Add, addConverter],
+  ['Multiply', keel.layers.Multiply, multiplyConverter],
+  ['Average', keel.layers.Average, averageConverter],
+  ['Concatenate', keel.layers.Concatenate, concatenateConverter],
 ];
 
 /** The class names the exporter knows, for messages. */

@@ -1,14 +1,14 @@
 /**
- * A Keel model as a graph of layer calls over numbered tensors, the form the exporter walks. A
- * Sequential is the graph with one path: tensor 0 is the input, layer i reads tensor i and makes
- * tensor i + 1.
+ * A Keel model as the graph the exporter walks: layer calls over numbered tensors, from Keel's own
+ * graph of the model (`getGraph`: a Sequential is the graph of one path, a functional model's comes
+ * from keel.input and layer.apply).
  */
 import * as keel from 'keel';
 import { OnnxExportError } from './errors.js';
 
 export interface GraphNode {
   layer: keel.layers.Layer;
-  /** The tensors it reads, by number. */
+  /** The tensors it reads, by number, in order. */
   inputs: number[];
   /** The tensor it makes. */
   output: number;
@@ -30,24 +30,20 @@ function describe(value: unknown): string {
 
 /** The graph of `model`; throws OnnxExportError for anything that is not a Keel model with layers. */
 export function graphOf(model: unknown): ModelGraph {
-  if (!(model instanceof keel.Sequential)) {
+  if (!(model instanceof keel.LayersModel)) {
     throw new OnnxExportError(
-      `toOnnx: expected a Keel model (keel.sequential(...) or keel.loadLayersModel(...)), received ${describe(model)}.`,
+      `toOnnx: expected a Keel model (keel.sequential(...), keel.model(...) or keel.loadLayersModel(...)), received ${describe(model)}.`,
     );
   }
-  const layers = model.layers;
-  if (layers.length === 0) {
+  if (model.layers.length === 0) {
     throw new OnnxExportError(`toOnnx: model '${model.name}' has no layers; add layers (the first with an inputShape) before exporting.`);
   }
-  const nodes: GraphNode[] = [];
-  let shape = model.inputShape;
-  layers.forEach((layer, i) => {
-    shape = layer.computeOutputShape(shape);
-    nodes.push({ layer, inputs: [i], output: i + 1, outputShape: shape });
-  });
+  const graph = model.getGraph();
+  // A Sequential's input is named 'input'; a functional model's inputs keep their keel.input names.
+  const inputNames = graph.inputLayers.length ? graph.inputLayers.map((l) => l.name) : ['input'];
   return {
-    inputs: [{ id: 0, name: 'input', shape: model.inputShape }],
-    nodes,
-    outputs: [{ id: layers.length, name: 'output', shape: model.outputShape }],
+    inputs: graph.inputs.map((id, i) => ({ id, name: inputNames[i], shape: [...graph.shapes[id]] })),
+    nodes: graph.nodes.map((n) => ({ layer: n.layer, inputs: [...n.inputs], output: n.output, outputShape: [...graph.shapes[n.output]] })),
+    outputs: graph.outputs.map((id, i) => ({ id, name: graph.outputs.length === 1 ? 'output' : `output_${i}`, shape: [...graph.shapes[id]] })),
   };
 }

@@ -92,7 +92,7 @@ function valueInfo(name: string, shape: readonly number[]) {
 }
 
 /** The ONNX ModelProto bytes of `model` (see the module comment). */
-export function toOnnx(model: keel.Sequential, options: ToOnnxOptions = {}): Uint8Array {
+export function toOnnx(model: keel.LayersModel, options: ToOnnxOptions = {}): Uint8Array {
   const { foldBatchNorm, opset } = checkOptions(options);
   let graph = graphOf(model);
   checkLayers(graph, opset, 'toOnnx');
