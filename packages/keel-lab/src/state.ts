@@ -21,6 +21,9 @@ export const MAX_DEPTH = 5;
 /** The learning-rate slider's range, as powers of ten. */
 export const LOG_LR_MIN = -4;
 export const LOG_LR_MAX = 0;
+/** The same range as numbers (10 ** -4 is 0.00009999999999999999 in floating point). */
+export const LR_MIN = 1e-4;
+export const LR_MAX = 1;
 
 export type ModelKind = (typeof MODELS)[number];
 export type NormKind = (typeof NORMS)[number];
@@ -160,8 +163,8 @@ export function decodeState(hash: string): { state: LabState; problems: string[]
   const lr = p.get('lr');
   if (lr !== null) {
     const n = Number(lr);
-    if (Number.isFinite(n) && n >= 10 ** LOG_LR_MIN && n <= 10 ** LOG_LR_MAX) state.learningRate = n;
-    else problems.push(`lr=${lr} (expected a number from ${10 ** LOG_LR_MIN} to ${10 ** LOG_LR_MAX})`);
+    if (Number.isFinite(n) && n >= LR_MIN && n <= LR_MAX) state.learningRate = n;
+    else problems.push(`lr=${lr} (expected a number from ${LR_MIN} to ${LR_MAX})`);
   }
   integer('batch', 2, 1024, (v) => {
     if ((BATCH_SIZES as readonly number[]).includes(v)) state.batchSize = v;

@@ -333,3 +333,5 @@ window.addEventListener('resize', () => {
 });
 respecRunCharts();
 document.body.dataset.phase = 'loading';
+// For the curious (and the tests): the settings and every recorded point, from the browser's console.
+Object.defineProperty(window, 'keelLab', { get: () => ({ state, history, infos }) });

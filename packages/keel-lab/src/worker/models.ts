@@ -21,12 +21,23 @@ function initializer(state: LabState): string | keel.initializers.Initializer {
   }
 }
 
+/**
+ * Groups for Group Normalization over `width` features: the largest divisor of the width that is
+ * at most 32 and leaves at least 2 features per group (a group of one feature normalizes it to 0).
+ * keel.zoo's groupsFor allows groups of one, which its widths (784, 300, 100) never reach but the
+ * lab's 16 and 32 would.
+ */
+export function groupsOf(width: number): number {
+  for (let g = Math.min(32, Math.floor(width / 2)); g > 1; g--) if (width % g === 0) return g;
+  return 1;
+}
+
 function normLayer(norm: NormKind, width: number, name: string): keel.layers.Layer {
   switch (norm) {
     case 'batch': return keel.layers.batchNormalization({ name });
     // The Batch Renorm paper's final clipping, as keel.zoo's 'renorm'.
     case 'renorm': return keel.layers.batchNormalization({ name, renorm: true, renormClipping: { rmax: 3, rmin: 1 / 3, dmax: 5 } });
-    case 'group': return keel.layers.groupNormalization({ name, groups: keel.zoo.groupsFor(width) });
+    case 'group': return keel.layers.groupNormalization({ name, groups: groupsOf(width) });
     case 'layer': return keel.layers.layerNormalization({ name });
     case 'none': throw new Error('normLayer: none has no layer');
   }
