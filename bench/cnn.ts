@@ -8,13 +8,11 @@
  * one-image prediction with BN as trained and folded, 1,000 images at once; and the conv layers'
  * GEMMs on their own, against Keel's GEMM at the seed model's shape (what bounds the conv kernels).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as keel from 'keel';
 import { backend } from '../packages/keel/src/backend/backend.js';
-import { randomFloats, randomLabels, timeIt, type Figure } from './common.js';
+import { randomFloats, randomLabels, timeIt, reportPeers, runTorchPeers, type Figure } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,44 +79,5 @@ process.stderr.write('Keel wasm, 2 threads...\n');
 peers['Keel wasm'] = await runKeel(2);
 process.stderr.write('Keel wasm, 1 thread...\n');
 peers['Keel wasm 1T'] = await runKeel(1);
-let torchVersion: string | null = null;
-if (!process.argv.includes('--no-torch')) {
-  for (const threads of [1, 2]) {
-    process.stderr.write(`PyTorch, ${threads} thread(s)...\n`);
-    try {
-      const out = execFileSync('/usr/bin/python3', [join(here, 'torch_cnn.py'), String(threads), ...(quick ? ['--quick'] : [])], {
-        env: { ...process.env, OMP_NUM_THREADS: String(threads) }, encoding: 'utf8',
-      });
-      const parsed = JSON.parse(out) as { version: string; figures: Figure[] };
-      torchVersion = parsed.version;
-      peers[`PyTorch ${threads}T`] = parsed.figures;
-    } catch (e) {
-      process.stderr.write(`PyTorch not measured: ${(e as Error).message.split('\n')[0]} (Debian: apt-get install python3-torch)\n`);
-      break;
-    }
-  }
-}
-
-const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
-const names = Object.keys(peers);
-const torchNames = names.filter((n) => n.startsWith('PyTorch'));
-const lines = [`| workload | unit | ${names.join(' | ')} |${torchNames.length ? ' Keel wasm vs best PyTorch |' : ''}`, `|${' --- |'.repeat(2 + names.length + (torchNames.length ? 1 : 0))}`];
-const ratios: Record<string, number> = {};
-for (const f of peers['Keel wasm']) {
-  // PyTorch has no folding: Keel's folded rows are compared with its plain prediction.
-  const find = (n: string) => peers[n].find((x) => x.workload === (n.startsWith('Keel') ? f.workload : f.workload.replace(', folded BN', '')));
-  const cells = names.map((n) => { const g = find(n); return g ? fmt(g.value) : ''; });
-  const torch = torchNames.map(find).filter((g): g is Figure => !!g);
-  let ratio = '';
-  if (torch.length) {
-    const best = f.higherIsBetter ? Math.max(...torch.map((g) => g.value)) : Math.min(...torch.map((g) => g.value));
-    const r = f.higherIsBetter ? f.value / best : best / f.value;
-    ratios[f.workload] = r;
-    ratio = ` ${r.toFixed(2)}× |`;
-  }
-  lines.push(`| ${f.workload} | ${f.unit} | ${cells.join(' | ')} |${ratio}`);
-}
-console.log(lines.join('\n'));
-mkdirSync(join(here, 'results'), { recursive: true });
-const date = new Date().toISOString();
-writeFileSync(join(here, 'results', `cnn-${date.replace(/[:.]/g, '-')}.json`), JSON.stringify({ date, quick, torchVersion, peers, ratios }, null, 2));
+const torchVersion = process.argv.includes('--no-torch') ? null : runTorchPeers(join(here, 'torch_cnn.py'), quick, peers);
+reportPeers(join(here, 'results'), 'cnn', peers, { quick, torchVersion });

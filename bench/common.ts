@@ -1,4 +1,7 @@
-/** Shared by the benchmark runners: timing and the synthetic data of the issue's workloads. */
+/** Shared by the benchmark runners: timing, the synthetic data of the issue's workloads, the PyTorch peer and the ratio table. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Median of a list of numbers. */
 export function median(xs: number[]): number {
@@ -61,4 +64,58 @@ export interface Figure {
   value: number;
   /** Whether a larger value is better (throughput) or worse (time). */
   higherIsBetter: boolean;
+}
+
+/**
+ * Runs a PyTorch benchmark script (Debian's /usr/bin/python3 with python3-torch) on 1 and 2 threads;
+ * its JSON figures go into `peers` as "PyTorch 1T"/"PyTorch 2T". Returns the PyTorch version, or
+ * null (with a notice on stderr) where PyTorch is not installed.
+ */
+export function runTorchPeers(script: string, quick: boolean, peers: Record<string, Figure[]>): string | null {
+  let version: string | null = null;
+  for (const threads of [1, 2]) {
+    process.stderr.write(`PyTorch, ${threads} thread(s)...\n`);
+    try {
+      const out = execFileSync('/usr/bin/python3', [script, String(threads), ...(quick ? ['--quick'] : [])], {
+        env: { ...process.env, OMP_NUM_THREADS: String(threads) }, encoding: 'utf8',
+      });
+      const parsed = JSON.parse(out) as { version: string; figures: Figure[] };
+      version = parsed.version;
+      peers[`PyTorch ${threads}T`] = parsed.figures;
+    } catch (e) {
+      process.stderr.write(`PyTorch not measured: ${(e as Error).message.split('\n')[0]} (Debian: apt-get install python3-torch)\n`);
+      break;
+    }
+  }
+  return version;
+}
+
+/**
+ * Prints the figures of every peer as a Markdown table with Keel wasm's ratio to the best PyTorch
+ * thread setting, and writes them to bench/results/NAME-DATE.json. PyTorch has no folding: Keel's
+ * "folded BN" rows are compared with PyTorch's plain prediction.
+ */
+export function reportPeers(resultsDir: string, name: string, peers: Record<string, Figure[]>, extra: Record<string, unknown>): void {
+  const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
+  const names = Object.keys(peers);
+  const torchNames = names.filter((n) => n.startsWith('PyTorch'));
+  const lines = [`| workload | unit | ${names.join(' | ')} |${torchNames.length ? ' Keel wasm vs best PyTorch |' : ''}`, `|${' --- |'.repeat(2 + names.length + (torchNames.length ? 1 : 0))}`];
+  const ratios: Record<string, number> = {};
+  for (const f of peers['Keel wasm']) {
+    const find = (n: string) => peers[n].find((x) => x.workload === (n.startsWith('Keel') ? f.workload : f.workload.replace(', folded BN', '')));
+    const cells = names.map((n) => { const g = find(n); return g ? fmt(g.value) : ''; });
+    const torch = torchNames.map(find).filter((g): g is Figure => !!g);
+    let ratio = '';
+    if (torch.length) {
+      const best = f.higherIsBetter ? Math.max(...torch.map((g) => g.value)) : Math.min(...torch.map((g) => g.value));
+      const r = f.higherIsBetter ? f.value / best : best / f.value;
+      ratios[f.workload] = r;
+      ratio = ` ${r.toFixed(2)}× |`;
+    }
+    lines.push(`| ${f.workload} | ${f.unit} | ${cells.join(' | ')} |${ratio}`);
+  }
+  console.log(lines.join('\n'));
+  mkdirSync(resultsDir, { recursive: true });
+  const date = new Date().toISOString();
+  writeFileSync(join(resultsDir, `${name}-${date.replace(/[:.]/g, '-')}.json`), JSON.stringify({ date, ...extra, peers, ratios }, null, 2));
 }

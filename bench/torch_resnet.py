@@ -1,0 +1,91 @@
+"""PyTorch's side of the ResNet benchmark (CPU): the `resnet` zoo model (ResNet-20, CIFAR style,
+projection shortcuts where the shape changes, as packages/keel/src/models/zooResnet.ts builds it).
+
+Usage: /usr/bin/python3 bench/torch_resnet.py THREADS [--quick]. Prints JSON figures with the same
+workload names as bench/resnet.ts.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+quick = "--quick" in sys.argv
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def bn(c):
+    # Keras's BN defaults: epsilon 1e-3, momentum 0.99 (PyTorch's 0.01).
+    return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), bn(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), bn(cout))
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, 0, bias=False), bn(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet(n=3):
+    layers = [nn.Conv2d(1, 16, 3, 1, 1, bias=False), bn(16), nn.ReLU()]
+    cin = 16
+    for stage, cout in enumerate((16, 32, 64)):
+        for b in range(n):
+            layers.append(Block(cin, cout, 2 if stage > 0 and b == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
+def median_ms(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+figures = []
+samples = 256 if quick else 1024
+x = torch.rand(samples, 1, 28, 28)
+y = torch.randint(0, 10, (samples,))
+for batch in (64, 128):
+    model = resnet()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        model.train()
+        for start in range(0, samples, batch):
+            opt.zero_grad()
+            loss = loss_fn(model(x[start:start + batch]), y[start:start + batch])
+            loss.backward()
+            opt.step()
+
+    ms = median_ms(epoch, 3 if quick else 5)
+    figures.append({"workload": f"resnet train, batch {batch}", "unit": "samples/s", "value": samples / (ms / 1000), "higherIsBetter": True})
+
+model = resnet().eval()
+one = torch.rand(1, 1, 28, 28)
+many = torch.rand(500, 1, 28, 28)
+with torch.no_grad():
+    ms = median_ms(lambda: model(one), 30 if quick else 200, 10)
+    figures.append({"workload": "resnet predict 1", "unit": "µs", "value": ms * 1000, "higherIsBetter": False})
+    ms = median_ms(lambda: model(many), 3 if quick else 5)
+    figures.append({"workload": "resnet predict 500", "unit": "samples/s", "value": 500 / (ms / 1000), "higherIsBetter": True})
+
+print(json.dumps({"version": torch.__version__, "threads": threads, "figures": figures,
+                  "parameters": sum(p.numel() for p in model.parameters())}))
