@@ -42,9 +42,13 @@ test('Flatten after a convolution flattens in Keel\'s channels-last order, with 
   assert.deepEqual(graph.node!.map((n) => n.opType), ['Transpose', 'Conv', 'Transpose', 'Flatten', 'Gemm']);
 });
 
-test('the cnn model has exactly two transposes: into its convolutions and out before Flatten', () => {
-  const graph = decode(toOnnx(keel.zoo.buildModel('cnn'))).graph!;
-  assert.equal(graph.node!.filter((n) => n.opType === 'Transpose').length, 2);
+test('the cnn model has exactly two transposes, into its convolutions and out before Flatten, whatever its normalization', () => {
+  for (const norm of keel.zoo.NORMALIZATIONS) {
+    for (const opset of [13, 17, 21]) {
+      const graph = decode(toOnnx(keel.zoo.buildModel('cnn', { norm }), { opset })).graph!;
+      assert.equal(graph.node!.filter((n) => n.opType === 'Transpose').length, 2, `${norm} opset ${opset}`);
+    }
+  }
 });
 
 test('input and output are Keel\'s shapes with a dynamic batch dimension', () => {

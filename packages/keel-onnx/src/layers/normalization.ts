@@ -8,7 +8,10 @@
  * is the layer's: ONNX's convention is Keras's (running = running·momentum + batch·(1 − momentum)).
  *
  * LayerNormalization over the last k axes: ONNX's LayerNormalization (opset 17 on) with axis −k,
- * else its decomposition (ReduceMean, Sub, Mul, ReduceMean, Add ε, Sqrt, Div, then γ and β).
+ * else its decomposition (ReduceMean, Sub, Mul, ReduceMean, Add ε, Sqrt, Div, then γ and β). Over
+ * the channels of a channels-first tensor (LN after a convolution) the decomposition runs along
+ * axis 1 where the tensor is: two transposes fewer per layer, and faster in ONNX Runtime (cnn with
+ * LN, batch 32, one thread: 20 ms against 36 ms with the transposes).
  *
  * GroupNormalization: ONNX's GroupNormalization from opset 21, whose scale and bias are per channel
  * as Keel's γ and β. Opsets 18 to 20 define them per group, which cannot hold a γ per channel, so
@@ -54,6 +57,16 @@ export const batchNormalizationConverter: LayerConverter<keel.layers.BatchNormal
   },
 };
 
+/** (x − mean)/sqrt(variance + ε)·γ + β over `axes`, from ReduceMean and elementwise nodes. */
+function decomposedLayerNorm(builder: GraphBuilder, layer: keel.layers.LayerNormalization, input: string, axes: number[], scale: string, bias: string): string {
+  const mean = builder.reduceMean(input, axes, hint(layer, 'mean'));
+  const centered = builder.node('Sub', [input, mean], hint(layer, 'centered'));
+  const variance = builder.reduceMean(builder.node('Mul', [centered, centered], hint(layer, 'squared')), axes, hint(layer, 'variance'));
+  const std = builder.node('Sqrt', [builder.node('Add', [variance, builder.scalar(hint(layer, 'epsilon'), layer.epsilon)], hint(layer, 'variance_eps'))], hint(layer, 'std'));
+  const normalized = builder.node('Div', [centered, std], hint(layer, 'normalized'));
+  return builder.node('Add', [builder.node('Mul', [normalized, scale], hint(layer, 'scaled')), bias], layer.name);
+}
+
 export const layerNormalizationConverter: LayerConverter<keel.layers.LayerNormalization> = {
   emit({ builder, layer, inputs: [x], outputShape }) {
     const k = Array.isArray(layer.axis) ? layer.axis.length : 1;
@@ -62,21 +75,20 @@ export const layerNormalizationConverter: LayerConverter<keel.layers.LayerNormal
     const shape = x.shape.slice(-k);
     const size = shape.reduce((a, b) => a * b, 1);
     const { gamma, beta } = affine(layer, size);
+    if (k === 1 && x.rank >= 3 && !x.names.channelsLast) {
+      // Over the channels of a channels-first tensor (after a convolution): normalized along axis 1
+      // where it is, rather than transposed to NHWC and back around ONNX's LayerNormalization.
+      const perChannel = [size, ...x.shape.slice(0, -1).map(() => 1)];
+      const scale = builder.weight(hint(layer, 'gamma'), gamma, perChannel);
+      const bias = builder.weight(hint(layer, 'beta'), beta, perChannel);
+      return builder.value(outputShape, decomposedLayerNorm(builder, layer, builder.read(x, 'channelsFirst'), [1], scale, bias), 'channelsFirst');
+    }
     const scale = builder.weight(hint(layer, 'gamma'), gamma, shape);
     const bias = builder.weight(hint(layer, 'beta'), beta, shape);
     const input = builder.read(x, 'channelsLast');
-    let y: string;
-    if (builder.opset >= 17) {
-      y = builder.node('LayerNormalization', [input, scale, bias], layer.name, [attr.int('axis', -k), attr.float('epsilon', layer.epsilon)]);
-    } else {
-      const axes = Array.from({ length: k }, (_, i) => i - k);
-      const mean = builder.reduceMean(input, axes, hint(layer, 'mean'));
-      const centered = builder.node('Sub', [input, mean], hint(layer, 'centered'));
-      const variance = builder.reduceMean(builder.node('Mul', [centered, centered], hint(layer, 'squared')), axes, hint(layer, 'variance'));
-      const std = builder.node('Sqrt', [builder.node('Add', [variance, builder.scalar(hint(layer, 'epsilon'), layer.epsilon)], hint(layer, 'variance_eps'))], hint(layer, 'std'));
-      const normalized = builder.node('Div', [centered, std], hint(layer, 'normalized'));
-      y = builder.node('Add', [builder.node('Mul', [normalized, scale], hint(layer, 'scaled')), bias], layer.name);
-    }
+    const y = builder.opset >= 17
+      ? builder.node('LayerNormalization', [input, scale, bias], layer.name, [attr.int('axis', -k), attr.float('epsilon', layer.epsilon)])
+      : decomposedLayerNorm(builder, layer, input, Array.from({ length: k }, (_, i) => i - k), scale, bias);
     return builder.value(outputShape, y, 'channelsLast');
   },
 };
