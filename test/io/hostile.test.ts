@@ -30,7 +30,9 @@ const specsOf = (j: any) => j.weightsManifest[0].weights;
 const cases: [string, Mutate, RegExp][] = [
   ['unknown layer class', (j) => { layersOf(j)[2].class_name = 'SeparableConv2D'; }, /unknown layer class 'SeparableConv2D'\. Keel reads Dense, BatchNormalization/],
   ['graph model', (j) => { (j as any).format = 'graph-model'; }, /expected format 'layers-model'/],
-  ['functional model', (j) => { j.modelTopology.class_name = 'Model'; }, /Sequential models only/],
+  // A Sequential's layer list read as a functional model: its layers have no inbound nodes.
+  ['Sequential layers under a functional class name', (j) => { j.modelTopology.class_name = 'Model'; }, /layer 'flatten[^']*' has no inbound node/],
+  ['unknown model class', (j) => { j.modelTopology.class_name = 'Graph'; }, /loads Sequential and functional \('Model', 'Functional'\) models, received "Graph"/],
   ['renamed weight', (j) => { specsOf(j)[0].name = 'nope/gamma'; }, /'nope\/gamma' belongs to no layer/],
   ['missing weight', (j) => { specsOf(j).pop(); }, /missing weights .*moving_variance/],
   ['duplicate weight', (j) => { specsOf(j)[1] = { ...specsOf(j)[0] }; }, /listed twice/],

@@ -158,13 +158,6 @@ export function parseFunctionalTopology(root: Record<string, unknown>, maxEntrie
     state.set(name, 'visiting');
     stack.push({ entry: entries.get(name)!, next: 0 });
   }
-  for (const e of entries.values()) {
-    if (!state.has(e.name)) {
-      throw new ModelFormatError(
-        `modelTopology: ${e.input ? 'input' : 'layer'} '${e.name}' leads to no output (a dangling ${e.input ? 'input' : 'layer'}); remove it or connect it.`,
-      );
-    }
-  }
 
   // Shapes and weights in graph order, still without building anything.
   const shapes = new Map<string, number[]>();
@@ -188,6 +181,14 @@ export function parseFunctionalTopology(root: Record<string, unknown>, maxEntrie
     }
     if (inputShapes.length === 1) for (const w of planWeights(e.plan!, inputShapes[0])) expected.set(`${e.name}/${w.name}`, w.shape);
     shapes.set(e.name, shape);
+  }
+
+  for (const e of entries.values()) {
+    if (!state.has(e.name)) {
+      throw new ModelFormatError(
+        `modelTopology: ${e.input ? 'input' : 'layer'} '${e.name}' leads to no output (a dangling ${e.input ? 'input' : 'layer'}); remove it or connect it.`,
+      );
+    }
   }
 
   const modelName = typeof config.name === 'string' ? config.name.slice(0, 256) : undefined;
