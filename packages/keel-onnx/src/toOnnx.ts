@@ -1,6 +1,6 @@
 /**
- * `toOnnx(model, {foldBatchNorm, opset})`: a Keel model as the bytes of an ONNX ModelProto, for ONNX
- * Runtime and the tools that read ONNX.
+ * `toOnnx(model, {foldBatchNorm, opset})`: a Keel model (Sequential or functional) as the bytes of
+ * an ONNX ModelProto, for ONNX Runtime and the tools that read ONNX.
  *
  * The ONNX model takes exactly Keel's input (channels-last NHWC images, or whatever the first
  * layer takes) with a dynamic batch dimension named `batch`, and returns Keel's output; inside,
