@@ -53,6 +53,20 @@ test('export --format onnx: the file predicts what the saved model predicts, fol
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });
 
+test('export of a saved functional model (resnet), folded', async () => {
+  const saved = join(dir, 'resnet');
+  keel.setRandomSeed(6);
+  const original = keel.zoo.buildModel('resnet');
+  trainedLookingWeights(original);
+  await original.save(`file://${saved}`);
+  const out = join(dir, 'resnet.onnx');
+  const r = runKeel('export', saved, '--format', 'onnx', '--out', out, '--fold');
+  assert.equal(r.code, 0, r.stderr);
+  const x = images(2, original.inputShape);
+  const got = await runOnnx(new Uint8Array(readFileSync(out)), x);
+  assert.ok(relativeDifference(got.values, original.predict(x).dataSync()) <= 1e-5);
+});
+
 test('export of a model trained and saved by keel train --save, given as its model.json; an existing file is replaced', () => {
   const saved = join(dir, 'trained');
   const train = runKeel('train', '--train-limit', '300', '--epochs', '1', '--verbose', '0', '--save', saved);

@@ -76,3 +76,11 @@ test('two inputs, keeping their names; Multiply, Average and Add of three (Sum)'
   const ops = opTypes(bytes);
   for (const op of ['Mul', 'Mean', 'Sum', 'Add', 'Concat']) assert.ok(ops.includes(op), op);
 });
+
+test('the resnet zoo model: one Transpose (in), an Add per basic block, the projections as 1×1 convolutions', () => {
+  const bytes = toOnnx(keel.zoo.buildModel('resnet'));
+  const ops = opTypes(bytes);
+  const count = (op: string) => ops.filter((o) => o === op).length;
+  assert.deepEqual([count('Transpose'), count('Add'), count('Conv'), count('BatchNormalization')], [1, 9, 21, 21]);
+  assert.equal(count('BatchNormalization'), opTypes(toOnnx(keel.zoo.buildModel('resnet'), { foldBatchNorm: true })).filter((o) => o === 'BatchNormalization').length + 21);
+});

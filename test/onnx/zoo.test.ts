@@ -33,10 +33,10 @@ function zooModels(): { name: string; norm: keel.zoo.Normalization }[] {
 
 const MODELS = zooModels();
 
-test('the zoo models under test include the five of the BN chapter with each of their norms', () => {
+test('the zoo models under test include the BN chapter\'s five and the resnet, with each of their norms', () => {
   const names = (norm: string) => MODELS.filter((m) => m.norm === norm).map((m) => m.name);
-  for (const name of ['seed', 'seed-before', 'plain', 'cnn', 'cnn-plain']) assert.ok(names('batch').includes(name), name);
-  for (const norm of keel.zoo.NORMALIZATIONS) for (const name of ['seed', 'seed-before', 'cnn']) assert.ok(names(norm).includes(name), `${name} ${norm}`);
+  for (const name of ['seed', 'seed-before', 'plain', 'cnn', 'cnn-plain', 'resnet']) assert.ok(names('batch').includes(name), name);
+  for (const norm of keel.zoo.NORMALIZATIONS) for (const name of ['seed', 'seed-before', 'cnn', 'resnet']) assert.ok(names(norm).includes(name), `${name} ${norm}`);
 });
 
 /**
