@@ -81,6 +81,21 @@ def make(model_path, inputs, shape, out, info):
         json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
 
 
+def data_parallel_bn():
+    """BN's batch statistics under DataParallel on two devices: over the global batch, or per device?
+    Device 0 gets rows of 0, device 1 rows of 2: the global batch has mean 1 and variance 1, each
+    device's half variance 0. Prints the moving statistics after one step with momentum 0.5."""
+    import jax
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(momentum=0.5), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    x = np.concatenate([np.zeros((4, 3)), np.full((4, 3), 2.0)]).astype("float32")
+    model.fit(x, np.zeros((8, 2), "float32"), batch_size=8, epochs=1, shuffle=False, verbose=0)
+    bn = model.layers[0]
+    print(json.dumps({"devices": len(jax.devices()), "moving_mean": np.asarray(bn.moving_mean).tolist(),
+                      "moving_variance": np.asarray(bn.moving_variance).tolist()}))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "run":
@@ -91,5 +106,7 @@ if __name__ == "__main__":
     elif command == "make":
         path, inputs, shape, out, info = args
         make(path, inputs, [int(d) for d in shape.split(",")], out, info)
+    elif command == "data-parallel-bn":
+        data_parallel_bn()
     else:
         sys.exit(f"unknown command {command}")
