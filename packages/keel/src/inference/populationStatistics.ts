@@ -175,7 +175,7 @@ export class RunningMoments {
 function checkInputs(model: LayersModel, data: unknown): Tensor[] {
   const where = 'recomputeBatchNormStatistics';
   if (!(model instanceof LayersModel)) {
-    throw new ValueError(`${where}: expected a Sequential model or a functional one (keel.model) as the first argument, received ${describeValue(model)}.`);
+    throw new ValueError(`${where}: expected a Sequential model as the first argument, received ${describeValue(model)}; a functional model (keel.model) is fine too.`);
   }
   if (model.inputShapes.length > 1) return checkModelInputs(where, { inputShapes: model.inputShapes, outputShape: model.outputShape }, data);
   const expected = model.inputShape;
