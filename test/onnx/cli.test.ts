@@ -93,8 +93,14 @@ test('export: clear errors for a missing folder, a folder without a model, an un
     [['export', saved, '--format', 'onnx', '--out', dir], /^keel: --out .*: that is a folder; give a file name/],
     [['export', saved, '--format', 'onnx', '--out', '/proc/self/model.onnx'], /^keel: --out \/proc\/self\/model\.onnx: the folder \/proc\/self is not writable; choose another path\.\n$/],
   ];
-  for (const [args, pattern] of cases) {
-    const r = runKeel(...args);
+  // One process for all the cases (runCommands.ts calls the command's run() for each).
+  const runner = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', join(import.meta.dirname, 'runCommands.ts'), JSON.stringify(cases.map(([args]) => args))], {
+    cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  assert.equal(runner.status, 0, runner.stderr);
+  const results = JSON.parse(runner.stdout) as { code: number; stdout: string; stderr: string }[];
+  for (const [i, [args, pattern]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, pattern);
     assert.equal(r.stdout, '');
