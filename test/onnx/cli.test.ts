@@ -20,6 +20,15 @@ function runKeel(...args: string[]): { code: number | null; stdout: string; stde
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Several command lines in one process (runCommands.ts calls the command's run() for each). */
+function runMany(commands: string[][]): { code: number; stdout: string; stderr: string }[] {
+  const r = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', join(import.meta.dirname, 'runCommands.ts'), JSON.stringify(commands)], {
+    cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'keel-export-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -38,9 +47,10 @@ test('export --format onnx: the file predicts what the saved model predicts, fol
   const model = await keel.loadLayersModel(`file://${saved}/model.json`);
   const x = images(3, model.inputShape);
   const expected = model.predict(x).dataSync();
-  for (const flags of [[], ['--fold'], ['--opset', '21']]) {
-    const out = join(dir, `cnn${flags.join('')}.onnx`);
-    const r = runKeel('export', saved, '--format', 'onnx', '--out', out, ...flags);
+  const runs = [[], ['--fold'], ['--opset', '21']].map((flags) => ({ flags, out: join(dir, `cnn${flags.join('')}.onnx`) }));
+  const results = runMany(runs.map(({ flags, out }) => ['export', saved, '--format', 'onnx', '--out', out, ...flags]));
+  for (const [i, { flags, out }] of runs.entries()) {
+    const r = results[i];
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Exported \\d+ layers \\([\\d,]+ parameters\\) as ONNX opset ${flags[1] ?? 17} to ${out} \\([\\d,]+ bytes\\)`));
     if (flags[0] === '--fold') assert.match(r.stdout, /folded batch_normalization\S* into conv2d/);
@@ -93,12 +103,7 @@ test('export: clear errors for a missing folder, a folder without a model, an un
     [['export', saved, '--format', 'onnx', '--out', dir], /^keel: --out .*: that is a folder; give a file name/],
     [['export', saved, '--format', 'onnx', '--out', '/proc/self/model.onnx'], /^keel: --out \/proc\/self\/model\.onnx: the folder \/proc\/self is not writable; choose another path\.\n$/],
   ];
-  // One process for all the cases (runCommands.ts calls the command's run() for each).
-  const runner = spawnSync(process.execPath, ['--conditions=keel-source', '--import', 'tsx', join(import.meta.dirname, 'runCommands.ts'), JSON.stringify(cases.map(([args]) => args))], {
-    cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  assert.equal(runner.status, 0, runner.stderr);
-  const results = JSON.parse(runner.stdout) as { code: number; stdout: string; stderr: string }[];
+  const results = runMany(cases.map(([args]) => args));
   for (const [i, [args, pattern]] of cases.entries()) {
     const r = results[i];
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
