@@ -49,7 +49,7 @@ export class SymbolicTensor {
     readonly inputs: readonly SymbolicTensor[],
   ) {}
 
-  /** Keras's name for the tensor: `<layer>/<node>:<index>`... kept to the layer's name. */
+  /** The name of the layer that computes it (each layer has one output, applied once: see `apply`). */
   get name(): string {
     return this.sourceLayer.name;
   }
