@@ -25,7 +25,7 @@ type FormatFlag = 'opset';
 export interface ExportFormat {
   /** What the format is, for --help. */
   description: string;
-  /** The usual file name ending, for messages. */
+  /** The usual file name ending, for --help. */
   extension: string;
   /** The flags it takes; the others are refused with it. */
   flags: readonly FormatFlag[];
@@ -38,7 +38,7 @@ export interface ExportFormat {
 /** The formats of --format; one entry per format. */
 export const EXPORT_FORMATS: Record<string, ExportFormat> = {
   onnx: {
-    description: 'ONNX (ONNX Runtime and the engines that read it)',
+    description: 'ONNX, for ONNX Runtime and the engines that read it',
     extension: '.onnx',
     flags: ['opset'],
     write: (model, { opset }) => toOnnx(model, opset === undefined ? {} : { opset }),
@@ -70,7 +70,7 @@ function opsetNumber(value: string): number {
 
 /** Adds `keel export` to `program`. */
 export function addExportCommand(program: Command): void {
-  const formats = Object.entries(EXPORT_FORMATS).map(([name, f]) => `${name}: ${f.description}`).join('; ');
+  const formats = Object.entries(EXPORT_FORMATS).map(([name, f]) => `${name}: ${f.description} (FILE${f.extension})`).join('; ');
   program
     .command('export')
     .description('write a saved model in another format, such as ONNX')
