@@ -140,7 +140,7 @@ test('Recompute population statistics and Fold BN report their figures', { skip,
   await page.click('#recompute');
   await page.waitForFunction(() => (document.getElementById('recompute-out')?.textContent ?? '').length > 0, null, { timeout: 60_000 });
   const [a, b] = await page.$$eval('#recompute-out p', (ps) => ps.map((p) => p.textContent ?? ''));
-  const m = a.match(/^A: validation accuracy (0\.\d{4}) → (0\.\d{4}) \(2 BN layers, statistics over 12,000 training images\)$/);
+  const m = a.match(/^A: validation accuracy (0\.\d{4}) → (0\.\d{4}) on 2,000 images \(2 BN layers, statistics over 12,000 training images\)$/);
   assert.ok(m, a);
   assert.ok(Number(m[1]) > 0.6 && Number(m[2]) > 0.6, a);
   assert.equal(b, 'B: no BatchNormalization layer: nothing to recompute');

@@ -74,7 +74,12 @@ export interface FoldReport {
 export type FromWorker =
   | { type: 'ready'; backend: string; workers: number; isolated: boolean; train: number; test: number; classNames: string[] }
   | { type: 'configured'; a: RunInfo; b: RunInfo }
-  | { type: 'progress'; epoch: number; step: number; stepsPerEpoch: number; running: boolean; a: RunProgress; b: RunProgress }
+  | {
+    type: 'progress'; epoch: number; step: number; stepsPerEpoch: number;
+    /** Set when training stopped by itself (the last epoch, or both runs diverged), not on a pause. */
+    finished: boolean;
+    a: RunProgress; b: RunProgress;
+  }
   | { type: 'recomputed'; a: string; b: string; figures: Record<RunId, { before: number; after: number } | null> }
   | { type: 'folded'; a: FoldReport | string; b: FoldReport | string }
   | { type: 'model'; run: RunId; modelFile: string; weightsFile: string; modelJson: string; weights: ArrayBuffer }

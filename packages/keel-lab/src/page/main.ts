@@ -50,8 +50,10 @@ function respecRunCharts(): void {
     const shades = RUN_SHADES[r];
     const info = infos?.[r];
     const pre = info?.preActivationLayer;
+    const where = state.model === 'cnn' ? `block ${state.layer}` : `layer ${state.layer}`;
+    const unit = state.model === 'cnn' ? 'channel' : 'unit';
     const bandsSpec: ChartSpec = {
-      title: `${name}: activation input, ${pre ?? 'no such layer'}${pre ? ` unit ${state.feature}` : ''}`,
+      title: `${name}: input of ${where}'s ${state.activation}, ${unit} ${state.feature}`,
       xLabel: 'step', yLabel: 'value',
       series: [
         { label: '85th', color: shades[2], width: 1 },
@@ -71,7 +73,7 @@ function respecRunCharts(): void {
     charts.grads[r]!.respec(gradsSpec);
     const bnName = info?.batchNormLayer;
     const bnSpec: ChartSpec = {
-      title: `${name}: ${bnName ? `${bnName} feature ${state.feature}` : 'BN statistics'}`,
+      title: `${name}: BN statistics, ${where}, ${unit} ${state.feature}`,
       xLabel: 'step', yLabel: 'mean', y2Label: 'variance',
       series: [
         { label: 'batch mean', color: shades[1], width: 1 },
@@ -82,9 +84,9 @@ function respecRunCharts(): void {
     };
     charts.bn[r] ??= new Chart(el(`chart-bn-${r}`), bnSpec);
     charts.bn[r]!.respec(bnSpec);
-    charts.bands[r]!.setNote(pre ? '' : `Run ${name} has no nonlinearity there.`);
+    charts.bands[r]!.setNote(pre ? `(layer ${pre})` : `Run ${name} has no separate nonlinearity there to follow.`);
     charts.grads[r]!.setNote('');
-    charts.bn[r]!.setNote(bnName ? '' : `Run ${name} has no Batch Norm (or Batch Renorm) layer in hidden layer ${state.layer}: nothing to show.`);
+    charts.bn[r]!.setNote(bnName ? `(layer ${bnName})` : `Run ${name} has no Batch Norm (or Batch Renorm) layer in ${where}: nothing to show.`);
   }
 }
 
@@ -217,9 +219,16 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
         h.probes.push(...m[r].probes);
         if (m[r].stopped) h.stopped = m[r].stopped;
       }
-      if (running && !m.running) setStatus(`Stopped after ${m.step} steps (${m.epoch} epochs); ${threadsText}.`);
-      else if (m.running) setStatus(`Epoch ${m.epoch + 1}, step ${m.step} (${m.stepsPerEpoch} steps per epoch); ${threadsText}.`);
-      setRunning(m.running);
+      // Whether training runs is the page's to say (Train, Pause, new settings), except when the
+      // Worker stopped by itself.
+      if (m.finished) {
+        setRunning(false);
+        setStatus(`Finished after ${m.step} steps (${m.epoch} epochs); ${threadsText}.`);
+      } else if (running) {
+        setStatus(`Epoch ${m.epoch + 1}, step ${m.step} (${m.stepsPerEpoch} steps per epoch); ${threadsText}.`);
+      } else if (m.step > 0) {
+        setStatus(`Paused at step ${m.step}; press Train to go on. ${threadsText}.`);
+      }
       showFigures();
       scheduleRedraw();
       return;

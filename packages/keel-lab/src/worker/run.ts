@@ -111,7 +111,7 @@ export class LabRun {
 
   validate(x: keel.Tensor, y: keel.Tensor, step: number): void {
     if (this.stopped) return;
-    const [loss, accuracy] = this.model.evaluate(x, y, { batchSize: 500 }) as keel.Tensor[];
+    const [loss, accuracy] = this.model.evaluate(x, y, { batchSize: 100 }) as keel.Tensor[];
     this.pending.validation.push({ step, loss: loss.dataSync()[0], accuracy: accuracy.dataSync()[0] });
   }
 

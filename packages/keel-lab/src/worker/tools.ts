@@ -4,27 +4,34 @@
  */
 import * as keel from 'keel';
 import type { FoldReport } from '../messages.js';
-import type { LabData } from './data.js';
 
-function accuracy(model: keel.Sequential, data: LabData): number {
-  const [, acc] = model.evaluate(data.validation.x, data.validation.y, { batchSize: 500 }) as keel.Tensor[];
+/** The images the buttons use: all of them for the MLP, fewer for the slow cnn (see the Worker). */
+export interface ToolData {
+  train: keel.Tensor;
+  validation: { x: keel.Tensor; y: keel.Tensor };
+}
+
+function accuracy(model: keel.Sequential, data: ToolData): number {
+  const [, acc] = model.evaluate(data.validation.x, data.validation.y, { batchSize: 100 }) as keel.Tensor[];
   return acc.dataSync()[0];
 }
+
+const count = (t: keel.Tensor) => t.shape[0].toLocaleString('en-US');
 
 const hasBatchNorm = (model: keel.Sequential) => model.layers.some((l) => l instanceof keel.layers.BatchNormalization);
 
 /**
- * Replaces the moving averages by the exact statistics of the 12,000 training images
+ * Replaces the moving averages by the exact statistics of the training images
  * (keel.recomputeBatchNormStatistics), with the validation accuracy before and after.
  */
-export async function populationReport(model: keel.Sequential, data: LabData): Promise<{ text: string; figures: { before: number; after: number } | null }> {
+export async function populationReport(model: keel.Sequential, data: ToolData): Promise<{ text: string; figures: { before: number; after: number } | null }> {
   if (!hasBatchNorm(model)) return { text: 'no BatchNormalization layer: nothing to recompute', figures: null };
   const before = accuracy(model, data);
-  const recomputed = await keel.recomputeBatchNormStatistics(model, data.trainX(), { batchSize: 500 });
+  const recomputed = await keel.recomputeBatchNormStatistics(model, data.train, { batchSize: 100 });
   const after = accuracy(model, data);
   return {
-    text: `validation accuracy ${before.toFixed(4)} → ${after.toFixed(4)} (${recomputed.length} BN layer${recomputed.length === 1 ? '' : 's'}, ` +
-      `statistics over ${data.train.count.toLocaleString('en-US')} training images)`,
+    text: `validation accuracy ${before.toFixed(4)} → ${after.toFixed(4)} on ${count(data.validation.x)} images (${recomputed.length} BN layer${recomputed.length === 1 ? '' : 's'}, ` +
+      `statistics over ${count(data.train)} training images)`,
     figures: { before, after },
   };
 }
@@ -53,12 +60,12 @@ function predictionTimes(models: keel.Sequential[], one: keel.Tensor): number[] 
 const layerList = (model: keel.Sequential) => model.layers.map((l) => `${l.name} (${l.getClassName()})`);
 
 /** Folds BN into the neighbouring layers (keel.foldBatchNorm) and compares the two models. */
-export function foldReport(model: keel.Sequential, data: LabData): FoldReport | string {
+export function foldReport(model: keel.Sequential, data: ToolData): FoldReport | string {
   if (!hasBatchNorm(model)) return 'no BatchNormalization layer: nothing to fold';
   const { model: folded, folded: done, notFolded } = keel.foldBatchNorm(model);
   const x = data.validation.x;
-  const p = model.predict(x, { batchSize: 500 }).dataSync();
-  const q = folded.predict(x, { batchSize: 500 }).dataSync();
+  const p = model.predict(x, { batchSize: 100 }).dataSync();
+  const q = folded.predict(x, { batchSize: 100 }).dataSync();
   let largestDifference = 0;
   for (let i = 0; i < p.length; i++) largestDifference = Math.max(largestDifference, Math.abs(p[i] - q[i]));
   const one = keel.slice(x, 0, 1);

@@ -11,7 +11,7 @@ import type { FromWorker, RunId, ToWorker } from '../messages.js';
 import type { LabState } from '../state.js';
 import { loadData, type LabData } from './data.js';
 import { LabRun } from './run.js';
-import { foldReport, modelFiles, populationReport } from './tools.js';
+import { foldReport, modelFiles, populationReport, type ToolData } from './tools.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -21,6 +21,14 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 const post = (message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
 
+/**
+ * Validation images of the cnn's curves: its forward pass takes about 8 ms an image on the wasm
+ * backend (measured on 2 cores), so 2,000 images for two runs would stall the curves for ~30 s.
+ */
+const CNN_VALIDATION = 200;
+/** The cnn's buttons: population statistics over 1,000 training images, figures on 500 test images (a few seconds each). */
+const CNN_POPULATION = 1_000;
+const CNN_TOOLS_VALIDATION = 500;
 /** Epochs after which training stops by itself. */
 const MAX_EPOCHS = 20;
 /** How often the page gets new points (ms): about 5 chart updates a second. */
@@ -34,8 +42,9 @@ let step = 0;
 let order: ArrayLike<number> = new Int32Array(0);
 let random: keel.Random;
 let validationEvery = 50;
-/** What the curves' validation points are measured on: the 2,000 test images (500 for the cnn, whose forward is slow). */
+/** What the curves' validation points are measured on: the 2,000 test images, or CNN_VALIDATION of them for the cnn. */
 let validation: { x: keel.Tensor; y: keel.Tensor };
+let tools: () => ToolData;
 let lastPost = 0;
 /** Messages are handled one at a time, in order, between training slices. */
 let queue: Promise<void> = Promise.resolve();
@@ -53,7 +62,11 @@ function configure(next: LabState): void {
   const probeEvery = cnn ? 10 : 5;
   validationEvery = cnn ? 100 : 50;
   runs = { a: new LabRun(next, next.a, probeEvery), b: new LabRun(next, next.b, probeEvery) };
-  validation = cnn ? { x: keel.slice(data.validation.x, 0, 500), y: keel.slice(data.validation.y, 0, 500) } : data.validation;
+  validation = cnn ? { x: keel.slice(data.validation.x, 0, CNN_VALIDATION), y: keel.slice(data.validation.y, 0, CNN_VALIDATION) } : data.validation;
+  tools = () => ({
+    train: cnn ? keel.slice(data.trainX(), 0, CNN_POPULATION) : data.trainX(),
+    validation: cnn ? { x: keel.slice(data.validation.x, 0, CNN_TOOLS_VALIDATION), y: keel.slice(data.validation.y, 0, CNN_TOOLS_VALIDATION) } : data.validation,
+  });
   post({ type: 'configured', a: runs.a.info, b: runs.b.info });
   // Step 0: the untrained networks, near chance (0.1), where both curves start.
   runs.a.validate(validation.x, validation.y, 0);
@@ -89,11 +102,11 @@ function shuffled(n: number, r: keel.Random): Int32Array {
   return out;
 }
 
-function postProgress(): void {
+function postProgress(finished = false): void {
   if (!runs || !state) return;
   lastPost = Date.now();
   post({
-    type: 'progress', epoch: Math.floor(step / stepsPerEpoch()), step, stepsPerEpoch: stepsPerEpoch(), running,
+    type: 'progress', epoch: Math.floor(step / stepsPerEpoch()), step, stepsPerEpoch: stepsPerEpoch(), finished,
     a: runs.a.take(), b: runs.b.take(),
   });
 }
@@ -110,8 +123,9 @@ async function trainLoop(): Promise<void> {
       runs.a.validate(validation.x, validation.y, step);
       runs.b.validate(validation.x, validation.y, step);
     }
-    if ((runs.a.stopped && runs.b.stopped) || step >= MAX_EPOCHS * stepsPerEpoch()) running = false;
-    if (!running || Date.now() - lastPost >= POST_EVERY_MS) postProgress();
+    const finished = (runs.a.stopped !== null && runs.b.stopped !== null) || step >= MAX_EPOCHS * stepsPerEpoch();
+    if (finished) running = false;
+    if (!running || Date.now() - lastPost >= POST_EVERY_MS) postProgress(finished);
     // Let messages in (pause, the buttons) between steps; a MessageChannel turn is not throttled.
     await nextTurn();
     await settled();
@@ -169,13 +183,13 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     case 'recompute':
       return busy('recomputing population statistics', async () => {
-        const a = await populationReport(r.a.model, data);
-        const b = await populationReport(r.b.model, data);
+        const a = await populationReport(r.a.model, tools());
+        const b = await populationReport(r.b.model, tools());
         post({ type: 'recomputed', a: a.text, b: b.text, figures: { a: a.figures, b: b.figures } });
       });
     case 'fold':
       return busy('folding BN', async () => {
-        post({ type: 'folded', a: foldReport(r.a.model, data), b: foldReport(r.b.model, data) });
+        post({ type: 'folded', a: foldReport(r.a.model, tools()), b: foldReport(r.b.model, tools()) });
       });
     case 'download':
       return busy('saving the model', async () => {
