@@ -15,10 +15,7 @@ await tf.setBackend('cpu');
 
 async function keelArtifacts(model: keel.LayersModel): Promise<keel.io.ModelArtifacts> {
   let saved: keel.io.ModelArtifacts | undefined;
-  await model.save(keel.io.withSaveHandler(async (a) => {
-    saved = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(keel.io.withSaveHandler(async (a) => { saved = a; }));
   return saved!;
 }
 

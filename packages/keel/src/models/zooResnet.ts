@@ -29,6 +29,10 @@ import { input } from './inputLayer.js';
 export interface ResnetArgs {
   /** Basic blocks per stage (n; depth 6n + 2). Default 3 (ResNet-20). */
   blocksPerStage?: number;
+  /** Filters of the three stages (the first convolution has the first stage's). Default [16, 32, 64]. */
+  widths?: [number, number, number];
+  /** Average-pool the input by this factor first (smaller, faster networks for experiments). Default 1: none. */
+  inputPooling?: number;
   /** With shortcuts (default) or the plain network of the same layers. */
   residual?: boolean;
   /** A normalization layer after each convolution, or null for none. Default: BN. */
@@ -43,11 +47,12 @@ export interface ResnetArgs {
 /** A CIFAR-style ResNet (or its plain counterpart) as a functional model; see the module comment. */
 export function buildResnet(args: ResnetArgs = {}): LayersModel {
   const {
-    blocksPerStage = 3, residual = true, normalize = () => [layers.batchNormalization()], kernelInitializer = 'glorotUniform',
+    blocksPerStage = 3, widths = [16, 32, 64], inputPooling = 1, residual = true, normalize = () => [layers.batchNormalization()], kernelInitializer = 'glorotUniform',
     activation = 'relu', inputShape = [28, 28], classes = 10, name,
   } = args;
   const x = input({ shape: inputShape });
   let h: SymbolicTensor = inputShape.length === 2 ? layers.reshape({ targetShape: [...inputShape, 1] }).apply(x) : x;
+  if (inputPooling > 1) h = layers.averagePooling2d({ poolSize: inputPooling }).apply(h);
   // Convolution, then normalization (if any), then the activation unless `act` is false.
   const convUnit = (t: SymbolicTensor, filters: number, kernelSize: number, strides: number, act: boolean): SymbolicTensor => {
     const norms = normalize ? normalize(filters) : [];
@@ -55,8 +60,8 @@ export function buildResnet(args: ResnetArgs = {}): LayersModel {
     for (const n of norms) y = n.apply(y);
     return act ? layers.activation({ activation }).apply(y) : y;
   };
-  h = convUnit(h, 16, 3, 1, true);
-  [16, 32, 64].forEach((filters, stage) => {
+  h = convUnit(h, widths[0], 3, 1, true);
+  widths.forEach((filters, stage) => {
     for (let b = 0; b < blocksPerStage; b++) {
       const strides = stage > 0 && b === 0 ? 2 : 1;
       const y = convUnit(convUnit(h, filters, 3, strides, true), filters, 3, 1, false);
