@@ -38,7 +38,7 @@ const { train, test } = await fashionMnist({ trainLimit: trainCount });
 const xTest = keel.slice(test.xs, 0, testCount);
 const yTest = keel.slice(test.ys, 0, testCount);
 
-function accuracy(model: keel.Sequential): number {
+function accuracy(model: keel.LayersModel): number {
   const probabilities = model.predict(xTest).dataSync();
   const labels = yTest.dataSync();
   let right = 0;

@@ -169,7 +169,7 @@ test('bytes that are not a zip, and a weights entry that is not HDF5, are refuse
   const files = await validArchive();
   await refused(zip({ ...files, 'model.weights.h5': new Uint8Array(4096).fill(1) }), /model\.weights\.h5: not an HDF5 file that can be opened/);
   await refused(zip({ ...files, 'config.json': strToU8('{"class_name": "Sequential", ') }), /'config\.json' is not valid UTF-8 JSON/);
-  const functional = JSON.parse(new TextDecoder().decode(files['config.json']));
-  functional.class_name = 'Functional';
-  await refused(zip({ ...files, 'config.json': strToU8(JSON.stringify(functional)) }), /Keel loads Sequential Keras models; received class_name "Functional"/);
+  const subclassed = JSON.parse(new TextDecoder().decode(files['config.json']));
+  subclassed.class_name = 'MyModel';
+  await refused(zip({ ...files, 'config.json': strToU8(JSON.stringify(subclassed)) }), /Keel loads Sequential and functional Keras models; received class_name "MyModel"\. A subclassed model/);
 });

@@ -11,30 +11,7 @@ import { join } from 'node:path';
 import * as keel from 'keel';
 import { toKeras } from 'keel-keras';
 import { maxAbsDiff, needKeras, readFloats, runPython, scratch, writeFloats } from './python.js';
-
-/** Gives every BN-like weight a non-trivial value (γ near 1, β, moving mean and variance away from 0 and 1). */
-function randomizeNormalization(model: keel.Sequential, seed: number): void {
-  const random = new keel.Random(seed);
-  const ranges: Record<string, [number, number]> = {
-    gamma: [0.5, 1.5], beta: [-0.3, 0.3], moving_mean: [-0.4, 0.4], moving_variance: [0.2, 2],
-    moving_stddev: [0.4, 1.4], renorm_mean: [-0.4, 0.4], renorm_stddev: [0.4, 1.4],
-  };
-  for (const layer of model.layers) {
-    const values = layer.weights.map((v) => {
-      const range = ranges[v.shortName];
-      const t = v.read();
-      if (range) for (let i = 0; i < t.size; i++) t.values[i] = random.uniform(range[0], range[1]);
-      return t;
-    });
-    if (values.length) layer.setWeights(values);
-  }
-}
-
-function inputs(shape: number[], seed: number): keel.Tensor {
-  const random = new keel.Random(seed);
-  const values = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => random.uniform(0, 1));
-  return keel.tensor(values, shape);
-}
+import { inputs, randomizeNormalization } from './models.js';
 
 interface KerasInfo { layers: { name: string; class: string; trainable: boolean; momentum?: number; epsilon?: number; renorm?: boolean; weights: number[][] }[] }
 

@@ -29,7 +29,7 @@ before(async () => {
   saved = { file, x, predicted: readFloats(join(dir, 'y.bin')), info: JSON.parse(readFileSync(join(dir, 'info.json'), 'utf8')) };
 });
 
-function checkModel(model: keel.Sequential): void {
+function checkModel(model: keel.LayersModel): void {
   const { predicted, info, x } = saved!;
   const ours = model.predict(x).dataSync();
   assert.ok(maxAbsDiff(ours, predicted) <= 1e-5, `predictions differ by ${maxAbsDiff(ours, predicted)}`);

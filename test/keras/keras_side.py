@@ -30,8 +30,9 @@ def describe(model):
 
 
 def run(model_path, inputs, shape, out, info, train_out=None, stats=None):
+    """`inputs` is one file of `shape`, or a list of [file, shape] pairs for a model of several inputs."""
     model = keras.saving.load_model(model_path)
-    x = read(inputs, shape)
+    x = read(inputs, shape) if isinstance(inputs, str) else [read(path, s) for path, s in inputs]
     write(out, model.predict(x, verbose=0))
     with open(info, "w") as f:
         json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
@@ -81,6 +82,37 @@ def make(model_path, inputs, shape, out, info):
         json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
 
 
+def make_functional(model_path, inputs, out, info):
+    """A two-input residual CNN with BN (Add, Concatenate, Multiply, Average), one BN frozen, one step of training."""
+    keras.utils.set_random_seed(8)
+    image = keras.Input((10, 10, 2), name="image")
+    extra = keras.Input((4,), name="extra")
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(image)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.Activation("relu")(x)
+    y = keras.layers.Conv2D(4, 1, use_bias=False)(image)
+    y = keras.layers.BatchNormalization(epsilon=1e-2)(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    e = keras.layers.Dense(4, activation="tanh")(extra)
+    m = keras.layers.Multiply()([x, e])
+    a = keras.layers.Average()([x, m])
+    c = keras.layers.Concatenate()([a, e])
+    c = keras.layers.BatchNormalization()(c)
+    output = keras.layers.Dense(3, activation="softmax")(c)
+    model = keras.Model([image, extra], output, name="two_inputs")
+    model.get_layer("batch_normalization_1").trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(5)
+    model.fit([rng.random((16, 10, 10, 2), dtype=np.float32), rng.random((16, 4), dtype=np.float32)], rng.integers(0, 3, 16),
+              batch_size=16, epochs=1, verbose=0)
+    model.save(model_path)
+    x = [read(path, s) for path, s in inputs]
+    write(out, model.predict(x, verbose=0))
+    with open(info, "w") as f:
+        json.dump({"layers": describe(model), "keras_version": keras.__version__}, f)
+
+
 def data_parallel_bn():
     """BN's batch statistics under DataParallel on two devices: over the global batch, or per device?
     Device 0 gets rows of 0, device 1 rows of 2: the global batch has mean 1 and variance 1, each
@@ -102,10 +134,13 @@ if __name__ == "__main__":
         # One process for several models: importing Keras and JAX is most of the time.
         with open(args[0]) as f:
             for job in json.load(f):
-                run(job["model"], job["inputs"], job["shape"], job["out"], job["info"], job.get("train_out"), job.get("stats"))
+                run(job["model"], job["inputs"], job.get("shape"), job["out"], job["info"], job.get("train_out"), job.get("stats"))
     elif command == "make":
         path, inputs, shape, out, info = args
         make(path, inputs, [int(d) for d in shape.split(",")], out, info)
+    elif command == "make-functional":
+        path, inputs, out, info = args
+        make_functional(path, json.loads(inputs), out, info)
     elif command == "data-parallel-bn":
         data_parallel_bn()
     else:

@@ -23,7 +23,7 @@ function trainedCnn(): keel.Sequential {
   return model;
 }
 
-function sameModel(a: keel.Sequential, b: keel.Sequential): void {
+function sameModel(a: keel.LayersModel, b: keel.LayersModel): void {
   assert.deepEqual(b.layers.map((l) => [l.name, l.getClassName(), l.trainable]), a.layers.map((l) => [l.name, l.getClassName(), l.trainable]));
   const wa = a.layers.flatMap((l) => l.weights), wb = b.layers.flatMap((l) => l.weights);
   assert.deepEqual(wb.map((w) => w.name), wa.map((w) => w.name));
@@ -82,9 +82,9 @@ test('keras:// paths must end in .keras, and a missing file is a ModelFormatErro
   await assert.rejects(loadKerasModel(missing), (e: unknown) => e instanceof keel.ModelFormatError && /cannot read '.*nothing\.keras' \(ENOENT\)/.test(e.message));
 });
 
-test('export refuses what Keras 3 cannot hold: Ghost BN, and what is not a Sequential', async () => {
+test('export refuses what Keras 3 cannot hold: Ghost BN, and what is not a Keel model', async () => {
   const ghost = keel.sequential({ layers: [keel.layers.dense({ units: 4, inputShape: [3] }), keel.layers.batchNormalization({ virtualBatchSize: 8, name: 'ghost' })] });
   await assert.rejects(toKeras(ghost), (e: unknown) =>
     e instanceof keel.ModelFormatError && /layer 'ghost' is a Ghost BatchNormalization \(virtualBatchSize 8\), which Keras 3 does not have/.test(e.message));
-  await assert.rejects(toKeras({} as keel.Sequential), (e: unknown) => e instanceof keel.ValueError && /expected a Keel Sequential model, received object/.test(e.message));
+  await assert.rejects(toKeras({} as keel.Sequential), (e: unknown) => e instanceof keel.ValueError && /expected a Keel model \(keel.sequential or keel.model\), received object/.test(e.message));
 });

@@ -87,10 +87,10 @@ export function layerToKeras(layer: TfjsLayer, inputShape: readonly number[], ha
   return entry;
 }
 
-export function inputLayerToKeras(inputShape: readonly number[]): JSONObject {
+export function inputLayerToKeras(inputShape: readonly number[], name = 'input_layer'): JSONObject {
   return {
     module: 'keras.layers', class_name: 'InputLayer',
-    config: { batch_shape: [null, ...inputShape], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer', optional: false },
+    config: { batch_shape: [null, ...inputShape], dtype: 'float32', sparse: false, ragged: false, name, optional: false },
     registered_name: null,
   };
 }

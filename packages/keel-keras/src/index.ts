@@ -1,6 +1,6 @@
 /**
  * keel-keras: Keras 3 `.keras` archives for Keel models, both ways (config.json, metadata.json
- * and model.weights.h5 in Keras 3's layout), for the Sequential models of the layers both have.
+ * and model.weights.h5 in Keras 3's layout), for Sequential and functional models of the layers both have.
  *
  * @example
  *   import { toKeras, loadKerasModel, registerKerasIO } from 'keel-keras';
@@ -13,19 +13,24 @@
 import * as keel from 'keel';
 import { ModelFormatError, ValueError } from 'keel';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, type ArchiveLimits } from './archive.js';
-import { artifactsToKeras, kerasToArtifacts } from './convert.js';
+import { artifactsToKeras } from './kerasWrite.js';
+import { kerasToArtifacts } from './kerasRead.js';
 
-export { artifactsToKeras, kerasToArtifacts, KERAS_VERSION } from './convert.js';
+export { artifactsToKeras, KERAS_VERSION } from './kerasWrite.js';
+export { kerasToArtifacts } from './kerasRead.js';
 export { DEFAULT_MAX_UNCOMPRESSED_BYTES, type ArchiveLimits } from './archive.js';
 export { SUPPORTED_CLASSES } from './layerWeights.js';
 
-type Sequential = keel.Sequential;
+type LayersModel = keel.LayersModel;
 export type LoadKerasModelArgs = ArchiveLimits;
 
-/** The model as the bytes of a `.keras` archive that Keras 3's `keras.saving.load_model` reads. Weights only (no optimizer state). */
-export async function toKeras(model: Sequential): Promise<Uint8Array> {
-  if (!(model instanceof keel.Sequential)) {
-    throw new ValueError(`toKeras: expected a Keel Sequential model, received ${model === null ? 'null' : typeof model}.`);
+/**
+ * The model (Sequential or functional) as the bytes of a `.keras` archive that Keras 3's
+ * `keras.saving.load_model` reads. Weights only (no optimizer state).
+ */
+export async function toKeras(model: LayersModel): Promise<Uint8Array> {
+  if (!(model instanceof keel.LayersModel)) {
+    throw new ValueError(`toKeras: expected a Keel model (keel.sequential or keel.model), received ${model === null ? 'null' : typeof model}.`);
   }
   return artifactsToKeras(keel.io.modelToArtifacts(model));
 }
@@ -41,7 +46,7 @@ function onNode(what: string): void {
  * and weight is checked before the model is built; anything Keel cannot load exactly throws a
  * ModelFormatError. The model comes back uncompiled (Keras's compile_config is not read).
  */
-export async function loadKerasModel(source: string | Uint8Array | ArrayBuffer, args: LoadKerasModelArgs = {}): Promise<Sequential> {
+export async function loadKerasModel(source: string | Uint8Array | ArrayBuffer, args: LoadKerasModelArgs = {}): Promise<LayersModel> {
   return keel.io.artifactsToModel(await loadArtifacts(source, args));
 }
 

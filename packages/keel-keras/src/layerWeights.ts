@@ -21,9 +21,13 @@ export interface KerasWeight {
 export const SUPPORTED_CLASSES = [
   'Dense', 'BatchNormalization', 'Activation', 'Dropout', 'Flatten', 'Reshape', 'Conv2D', 'DepthwiseConv2D',
   'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'LayerNormalization', 'GroupNormalization',
+  'Add', 'Multiply', 'Average', 'Concatenate',
 ] as const;
 
-const NO_WEIGHTS = new Set(['Activation', 'Dropout', 'Flatten', 'Reshape', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
+const NO_WEIGHTS = new Set([
+  'InputLayer', 'Activation', 'Dropout', 'Flatten', 'Reshape', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+  'Add', 'Multiply', 'Average', 'Concatenate',
+]);
 
 /** Keras's `naming.to_snake_case`. */
 export function toSnakeCase(name: string): string {
@@ -34,7 +38,10 @@ export function toSnakeCase(name: string): string {
     .toLowerCase();
 }
 
-/** The h5 keys of a Sequential's layers, from their class names (`saving_lib._get_unique_name`). */
+/**
+ * The h5 keys of a model's layers, from their class names (`saving_lib._get_unique_name`): a
+ * Sequential's layers without its InputLayer, a functional model's with its InputLayers, in config order.
+ */
 export function weightGroupKeys(classNames: readonly string[]): string[] {
   const used = new Map<string, number>();
   return classNames.map((className) => {
