@@ -10,9 +10,10 @@ import { paperFigure1 } from './definitions/paperFigure1.js';
 import { runtimePenalty } from './definitions/runtimePenalty.js';
 import { cnn } from './definitions/cnn.js';
 import { smallBatch } from './definitions/smallBatch.js';
+import { depthResidual } from './definitions/depthResidual.js';
 
 export const EXPERIMENTS: readonly Experiment[] = [
-  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty, cnn, smallBatch,
+  placement, depth, initialization, learningRate, regularization, inputStandardization, paperFigure1, runtimePenalty, cnn, smallBatch, depthResidual,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);
