@@ -173,3 +173,11 @@ test('bytes that are not a zip, and a weights entry that is not HDF5, are refuse
   subclassed.class_name = 'MyModel';
   await refused(zip({ ...files, 'config.json': strToU8(JSON.stringify(subclassed)) }), /Keel loads Sequential and functional Keras models; received class_name "MyModel"\. A subclassed model/);
 });
+
+test('a bound that is not a positive number is a ValueError, not a file problem', async () => {
+  const bytes = zip(await validArchive());
+  for (const bound of [0, -1, Number.NaN]) {
+    await assert.rejects(loadKerasModel(bytes, { maxUncompressedBytes: bound }), (e: unknown) =>
+      e instanceof keel.ValueError && !(e instanceof keel.ModelFormatError) && /maxUncompressedBytes must be a positive number of bytes, received/.test(e.message));
+  }
+});

@@ -9,7 +9,7 @@
  * hostile archive can take (a zip bomb) to that bound.
  */
 import { unzipSync, zipSync, strToU8 } from 'fflate';
-import { ModelFormatError } from 'keel';
+import { ModelFormatError, ValueError } from 'keel';
 
 export const CONFIG_FILE = 'config.json';
 export const METADATA_FILE = 'metadata.json';
@@ -51,7 +51,7 @@ function unsafeName(name: string): string | undefined {
 export function readArchive(bytes: Uint8Array, limits: ArchiveLimits = {}): KerasArchive {
   const { maxUncompressedBytes = DEFAULT_MAX_UNCOMPRESSED_BYTES } = limits;
   if (!(maxUncompressedBytes > 0)) {
-    throw new ModelFormatError(`loadKerasModel: maxUncompressedBytes must be a positive number of bytes, received ${String(maxUncompressedBytes)}.`);
+    throw new ValueError(`loadKerasModel: maxUncompressedBytes must be a positive number of bytes, received ${String(maxUncompressedBytes)}.`);
   }
   const entries: { name: string; originalSize: number; compression: number }[] = [];
   try {
