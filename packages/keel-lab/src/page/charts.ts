@@ -87,6 +87,10 @@ export class Chart {
       bands: s.band ? [{ series: [s.band[0], s.band[1]], fill: s.band[2] }] : undefined,
     };
     this.plot = new uPlot(opts, [[], ...s.series.map(() => [])], this.holder);
+    // A chart is a picture to a screen reader: its title and the caption under it say what it shows.
+    const canvas = this.holder.querySelector('canvas');
+    canvas?.setAttribute('role', 'img');
+    canvas?.setAttribute('aria-label', `chart: ${s.title}`);
   }
 
   /** Replaces the series (e.g. one per layer) and starts empty. */
