@@ -134,7 +134,10 @@ if __name__ == "__main__":
         # One process for several models: importing Keras and JAX is most of the time.
         with open(args[0]) as f:
             for job in json.load(f):
-                run(job["model"], job["inputs"], job.get("shape"), job["out"], job["info"], job.get("train_out"), job.get("stats"))
+                if job.get("make") == "functional":
+                    make_functional(job["model"], job["inputs"], job["out"], job["info"])
+                else:
+                    run(job["model"], job["inputs"], job.get("shape"), job["out"], job["info"], job.get("train_out"), job.get("stats"))
     elif command == "make":
         path, inputs, shape, out, info = args
         make(path, inputs, [int(d) for d in shape.split(",")], out, info)
