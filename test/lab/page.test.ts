@@ -12,11 +12,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Download, Page } from 'playwright-core';
 import { findChromium } from '../../scripts/browser.js';
 import { startLabServer, type LabServer } from '../../packages/keel-cli/src/lab.js';
 import { defaultState, encodeState, type LabState } from '../../packages/keel-lab/src/state.js';
@@ -192,6 +194,37 @@ test('a test image gets both runs\' probabilities', { skip, timeout: 60_000 }, a
   await page.waitForFunction(() => document.querySelectorAll('#probabilities .prob-row').length === 10, null, { timeout: 30_000 });
   assert.match(await page.textContent('#image-label') ?? '', /^Test image 1: a /);
   assert.match(await page.textContent('#probabilities p') ?? '', /^A: .+ \(\d+%\)\s+B: .+ \(\d+%\)$/);
+});
+
+test('Download gives the TF.js format, and TF.js predicts with it what the page predicted', { skip, timeout: 120_000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'keel-lab-download-'));
+  try {
+    const downloads: Download[] = [];
+    const both = new Promise<void>((resolve) => page.on('download', (d) => { if (downloads.push(d) === 2) resolve(); }));
+    await page.click('#download-a');
+    await Promise.race([both, new Promise((_, reject) => setTimeout(() => reject(new Error('no two downloads within 30 s')), 30_000))]);
+    const names = downloads.map((d) => d.suggestedFilename());
+    assert.deepEqual(names, ['keel-lab-A.json', 'keel-lab-A.weights.bin']);
+    for (const d of downloads) await d.saveAs(join(folder, d.suggestedFilename()));
+    const json = JSON.parse(readFileSync(join(folder, 'keel-lab-A.json'), 'utf8'));
+    assert.equal(json.format, 'layers-model');
+    assert.deepEqual(json.weightsManifest[0].paths, ['keel-lab-A.weights.bin']);
+    const weights = readFileSync(join(folder, 'keel-lab-A.weights.bin'));
+    // TF.js itself (an independent implementation) loads the pair and predicts test image 1.
+    const tf = await import('@tensorflow/tfjs');
+    const model = await tf.loadLayersModel(tf.io.fromMemory({
+      modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }));
+    const images = gunzipSync(readFileSync(join(site, 'data', 'test-images-idx3-ubyte.gz')));
+    const pixels = Float32Array.from(images.subarray(16, 16 + 784), (v) => v / 255);
+    const theirs = Array.from((model.predict(tf.tensor(pixels, [1, 28, 28])) as import('@tensorflow/tfjs').Tensor).dataSync());
+    const ours = (await page.evaluate(() => (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a));
+    assert.equal(ours.length, 10);
+    for (let i = 0; i < 10; i++) assert.ok(Math.abs(theirs[i] - ours[i]) < 1e-5, `class ${i}: TF.js ${theirs[i]}, the page ${ours[i]}`);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });
 
 test('a screenshot after training has ink in every chart with something to show', { skip, timeout: 60_000 }, async () => {

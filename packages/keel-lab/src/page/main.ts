@@ -20,6 +20,8 @@ let running = false;
 let ready = false;
 let testIndex = -1;
 let threadsText = '';
+/** The last image's probabilities, per run. */
+let prediction: Record<RunId, number[]> | null = null;
 
 function empty(): RunProgress {
   return { steps: [], validation: [], probes: [], stopped: null };
@@ -251,6 +253,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       setStatus(`Run ${m.run.toUpperCase()} saved as ${m.modelFile} and ${m.weightsFile} (TF.js: tf.loadLayersModel(tf.io.browserFiles([json, weights]))).`);
       return;
     case 'prediction':
+      prediction = { a: m.a, b: m.b };
       el('probabilities').replaceChildren(showProbabilities(m.a, m.b, classNames));
       return;
     case 'testImage':
@@ -343,4 +346,4 @@ window.addEventListener('resize', () => {
 respecRunCharts();
 document.body.dataset.phase = 'loading';
 // For the curious (and the tests): the settings and every recorded point, from the browser's console.
-Object.defineProperty(window, 'keelLab', { get: () => ({ state, history, infos }) });
+Object.defineProperty(window, 'keelLab', { get: () => ({ state, history, infos, prediction }) });
