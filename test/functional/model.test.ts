@@ -157,3 +157,29 @@ test("zoo resnet is ResNet-20 with Keras 3's parameter count for the same archit
   assert.equal(keel.zoo.buildResnet({ blocksPerStage: 1 }).layers.filter((l) => l instanceof keel.layers.Add).length, 3);
   assert.equal(keel.zoo.buildResnet({ blocksPerStage: 9, residual: false }).layers.filter((l) => l instanceof keel.layers.Add).length, 0);
 });
+
+test('a Sequential and the functional model of the same path train to the same bits (one training loop)', async () => {
+  const make = (functional: boolean): keel.LayersModel => {
+    keel.setRandomSeed(21);
+    const stack = [
+      L.conv2d({ filters: 3, kernelSize: 3, padding: 'same', useBias: false, inputShape: [5, 5, 1] }),
+      L.batchNormalization(), L.activation({ activation: 'relu' }), L.flatten(), L.dense({ units: 3, activation: 'softmax' }),
+    ];
+    if (!functional) return keel.sequential({ layers: stack });
+    const input = keel.input({ shape: [5, 5, 1] });
+    let t = input;
+    for (const layer of stack) t = layer.apply(t);
+    return keel.model({ inputs: input, outputs: t });
+  };
+  const random = new Random(22);
+  const x = keel.tensor(Float32Array.from({ length: 40 * 25 }, () => random.normal()), [40, 5, 5, 1]);
+  const y = keel.tensor(Float32Array.from({ length: 40 }, (_, i) => i % 3));
+  const weights: number[][][] = [];
+  for (const functional of [false, true]) {
+    const model = make(functional);
+    model.compile({ optimizer: keel.optimizers.sgd({ learningRate: 0.1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
+    await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, seed: 5 });
+    weights.push(model.getWeights().map((w) => Array.from(w.dataSync())));
+  }
+  assert.deepEqual(weights[1], weights[0]);
+});
