@@ -183,3 +183,29 @@ test('a Sequential and the functional model of the same path train to the same b
   }
   assert.deepEqual(weights[1], weights[0]);
 });
+
+test('a functional model saved with its optimizer resumes bit for bit (4 epochs = 2 + 2 after a save and load)', async () => {
+  const make = () => {
+    keel.setRandomSeed(30);
+    const x = keel.input({ shape: [4] });
+    const h = L.dense({ units: 6, activation: 'relu' }).apply(x);
+    const r = L.add().apply([h, L.batchNormalization().apply(L.dense({ units: 6 }).apply(h))]);
+    const model = keel.model({ inputs: x, outputs: L.dense({ units: 3, activation: 'softmax' }).apply(r) });
+    model.compile({ optimizer: keel.optimizers.adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    return model;
+  };
+  const random = new Random(31);
+  const x = keel.tensor(Float32Array.from({ length: 48 * 4 }, () => random.normal()), [48, 4]);
+  const y = keel.tensor(Float32Array.from({ length: 48 }, (_, i) => i % 3));
+  const fitArgs = { batchSize: 8, verbose: 0, seed: 9 };
+  const straight = make();
+  await straight.fit(x, y, { ...fitArgs, epochs: 4 });
+  const first = make();
+  await first.fit(x, y, { ...fitArgs, epochs: 2 });
+  let saved: keel.io.ModelArtifacts | undefined;
+  await first.save(keel.io.withSaveHandler(async (a) => { saved = a; }), { includeOptimizer: true });
+  const loaded = await keel.loadLayersModel(keel.io.fromMemory(saved!));
+  assert.notEqual(loaded.optimizer, null);
+  await loaded.fit(x, y, { ...fitArgs, epochs: 4, initialEpoch: 2 });
+  assert.deepEqual(loaded.getWeights().map((w) => Array.from(w.dataSync())), straight.getWeights().map((w) => Array.from(w.dataSync())));
+});
