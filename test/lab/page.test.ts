@@ -126,6 +126,10 @@ test('Train: both runs learn, validation accuracy above 0.7 within 120 s', { ski
   await page.focus('#train');
   await page.keyboard.press('Enter');
   assert.equal(await page.textContent('#train'), 'Pause');
+  // Pause and Train again at once: training goes on (and the steps stay in order, each once: checked below).
+  await page.waitForFunction(() => (window as unknown as LabWindow).keelLab.history.a.steps.length > 5, null, { timeout: 30_000, polling: 50 });
+  await page.evaluate(() => { document.getElementById('train')!.click(); document.getElementById('train')!.click(); });
+  assert.equal(await page.textContent('#train'), 'Pause');
   const started = Date.now();
   // The page stays responsive while the Worker trains: the longest gap between animation frames over 2 s.
   // (A string: the test's compiler would wrap a named function in a helper the page does not have.)

@@ -46,6 +46,8 @@ let validationEvery = 50;
 let validation: { x: keel.Tensor; y: keel.Tensor };
 let tools: () => ToolData;
 let lastPost = 0;
+/** Training loops started so far (see trainLoop). */
+let loops = 0;
 /** Messages are handled one at a time, in order, between training slices. */
 let queue: Promise<void> = Promise.resolve();
 
@@ -113,8 +115,10 @@ function postProgress(finished = false): void {
 
 /** Trains until paused, reconfigured, stopped by both runs, or MAX_EPOCHS are done. */
 async function trainLoop(): Promise<void> {
-  const myRuns = runs;
-  while (running && runs === myRuns && runs) {
+  // Only the newest loop goes on: Pause then Train, both handled while an older loop waited
+  // between two steps, must not leave two loops stepping the same runs.
+  const me = ++loops;
+  while (running && me === loops && runs) {
     const [x, y] = batch();
     await runs.a.step(x, y, step);
     await runs.b.step(x, y, step);
