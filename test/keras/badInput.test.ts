@@ -181,3 +181,26 @@ test('a bound that is not a positive number is a ValueError, not a file problem'
       e instanceof keel.ValueError && !(e instanceof keel.ModelFormatError) && /maxUncompressedBytes must be a positive number of bytes, received/.test(e.message));
   }
 });
+
+test('functional configs: merges of unequal shapes, shared layers, cycles and dangling names are refused before any weight is read', async () => {
+  keel.setRandomSeed(5);
+  const a = keel.input({ shape: [4], name: 'a' });
+  const b = keel.input({ shape: [4], name: 'b' });
+  const sum = keel.layers.add({ name: 'sum' }).apply([keel.layers.dense({ units: 3, name: 'left' }).apply(a), keel.layers.dense({ units: 3, name: 'right' }).apply(b)]);
+  const files = unzipSync(await toKeras(keel.model({ inputs: [a, b], outputs: keel.layers.dense({ units: 2, name: 'out' }).apply(sum) })));
+  assert.ok(await loadKerasModel(zip(files)));
+  const config = () => JSON.parse(new TextDecoder().decode(files['config.json']));
+  const layer = (c: { config: { layers: { name: string }[] } }, name: string) => c.config.layers.find((l) => l.name === name) as unknown as Record<string, any>;
+  const edits: [(c: any) => void, RegExp][] = [
+    [(c) => { layer(c, 'sum').inbound_nodes[0].args[0][1].config.keras_history[0] = 'a'; }, /layer 'sum' \(Add\): expected inputs of one shape, received \[null, 3\], \[null, 4\]/],
+    [(c) => { layer(c, 'left').inbound_nodes.push(layer(c, 'left').inbound_nodes[0]); }, /inbound_nodes: expected one call of the layer, received 2; Keel has no shared layers/],
+    [(c) => { layer(c, 'left').inbound_nodes[0].args[0].config.keras_history[0] = 'sum'; }, /its inputs depend on its own output \(a cycle\)/],
+    [(c) => { layer(c, 'out').inbound_nodes[0].args[0].config.keras_history[0] = 'nowhere'; }, /reads the output of 'nowhere', which is no layer of the model/],
+    [(c) => { layer(c, 'left').inbound_nodes[0].kwargs = { training: true }; }, /kwargs: Keel calls layers without arguments .* received \{"training":true\}/],
+  ];
+  for (const [edit, pattern] of edits) {
+    const c = config();
+    edit(c);
+    await refused(zip({ ...files, 'config.json': strToU8(JSON.stringify(c)) }), pattern);
+  }
+});

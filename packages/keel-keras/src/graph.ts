@@ -61,10 +61,43 @@ export function propagateShapes(layers: readonly GraphLayer[], where: (layer: Gr
   return { inputs, outputs };
 }
 
+const show = (shapes: number[][]) => shapes.map((s) => `[null, ${s.join(', ')}]`).join(', ');
+
+/**
+ * The output shape of a merge layer (Keras's rules, which Keel's are): Add, Multiply and Average
+ * need equal shapes; Concatenate sums its axis and needs the others equal.
+ */
+function mergeShape(layer: GraphLayer, shapes: number[][], where: string): number[] {
+  const first = shapes[0];
+  if (layer.className !== 'Concatenate') {
+    if (shapes.some((s) => s.length !== first.length || s.some((d, i) => d !== first[i]))) {
+      throw new ModelFormatError(`${where}: expected inputs of one shape, received ${show(shapes)}.`);
+    }
+    return [...first];
+  }
+  const axisArg = (layer.layer!.config.axis as number | undefined) ?? -1;
+  const axis = axisArg < 0 ? first.length + axisArg : axisArg - 1;
+  const joinable = Number.isInteger(axis) && axis >= 0 && axis < first.length &&
+    shapes.every((s) => s.length === first.length && s.every((d, i) => i === axis || d === first[i]));
+  if (!joinable) throw new ModelFormatError(`${where}: expected inputs equal on every axis but ${axisArg}, received ${show(shapes)}.`);
+  const out = [...first];
+  out[axis] = shapes.reduce((n, s) => n + s[axis], 0);
+  return out;
+}
+
+const MERGE_CLASSES = new Set(['Add', 'Multiply', 'Average', 'Concatenate']);
+
 function outputShape(layer: GraphLayer, shapes: number[][], where: string): number[] {
+  const merge = MERGE_CLASSES.has(layer.className);
+  if (merge !== shapes.length > 1) {
+    throw new ModelFormatError(
+      merge ? `${where}: a merge layer needs 2 or more inputs, received ${shapes.length}.` : `${where}: expected one input, received ${shapes.length}.`,
+    );
+  }
   try {
+    // Built through Keel's registry, unbuilt: its config is checked, and nothing the size of a weight is allocated.
     const built = keel.layers.layerFromJSON(layer.layer!, where);
-    return shapes.length === 1 ? built.computeOutputShape(shapes[0]) : built.computeOutputShapeMany(shapes);
+    return merge ? mergeShape(layer, shapes, where) : built.computeOutputShape(shapes[0]);
   } catch (e) {
     if (e instanceof keel.KeelError && !(e instanceof ModelFormatError)) throw new ModelFormatError(`${where}: ${e.message}`);
     throw e;
