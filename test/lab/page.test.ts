@@ -113,7 +113,9 @@ test('the page loads without console errors, cross-origin isolated, with the ker
   assert.deepEqual(await page.$$eval('[tabindex]', (e) => e.filter((x) => Number(x.getAttribute('tabindex')) < 0).map((x) => x.id)), []);
   // It fits a laptop screen: nothing sticks out sideways at 1366 × 768, and the charts are in the first screenful.
   await page.setViewportSize({ width: 1366, height: 768 });
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'the page scrolls sideways at 1366 px');
+  // (The charts take their new width on the resize event: give it a moment, bounded.)
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= innerWidth, null, { timeout: 5_000 })
+    .catch(() => assert.fail('the page scrolls sideways at 1366 px'));
   const chartsBottom = await page.evaluate(() => document.getElementById('chart-grads-a')!.getBoundingClientRect().bottom);
   assert.ok(chartsBottom <= 768, `the charts end at ${chartsBottom} px`);
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -193,14 +195,33 @@ test('Recompute population statistics and Fold BN report their figures', { skip,
   assert.deepEqual(consoleErrors, []);
 });
 
-test('a test image gets both runs\' probabilities', { skip, timeout: 60_000 }, async () => {
+test('a test image gets both runs\' probabilities, and drawing over it changes them', { skip, timeout: 60_000 }, async () => {
   await page.click('#next-image');
   await page.waitForFunction(() => document.querySelectorAll('#probabilities .prob-row').length === 10, null, { timeout: 30_000 });
   assert.match(await page.textContent('#image-label') ?? '', /^Test image 1: a /);
   assert.match(await page.textContent('#probabilities p') ?? '', /^A: .+ \(\d+%\)\s+B: .+ \(\d+%\)$/);
+  // Drawing over it with the mouse changes the input, and the prediction follows.
+  const shown = await page.evaluate(() => (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a);
+  const box = (await page.locator('#canvas').boundingBox())!;
+  await page.mouse.move(box.x + 10, box.y + 10);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + 10 + i * 7, box.y + 10 + i * 7);
+  await page.mouse.up();
+  await page.waitForFunction((before) => {
+    const now = (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a;
+    return now.some((p, i) => p !== before[i]);
+  }, shown, { timeout: 30_000 });
+  assert.equal(await page.textContent('#image-label'), 'Test image 1, drawn over.');
+  // The next test (the download) checks the prediction of test image 2.
+  const drawn = await page.evaluate(() => (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a);
+  await page.click('#next-image');
+  await page.waitForFunction((before) => {
+    const now = (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a;
+    return document.getElementById('image-label')!.textContent!.startsWith('Test image 2: a ') && now.some((p, i) => p !== before[i]);
+  }, drawn, { timeout: 30_000 });
 });
 
-test('Download gives the TF.js format, and TF.js predicts with it what the page predicted', { skip, timeout: 120_000 }, async () => {
+test('Download gives the TF.js format, and TF.js predicts with it what the page predicted for test image 2', { skip, timeout: 120_000 }, async () => {
   const folder = mkdtempSync(join(tmpdir(), 'keel-lab-download-'));
   try {
     const downloads: Download[] = [];
@@ -214,14 +235,14 @@ test('Download gives the TF.js format, and TF.js predicts with it what the page 
     assert.equal(json.format, 'layers-model');
     assert.deepEqual(json.weightsManifest[0].paths, ['keel-lab-A.weights.bin']);
     const weights = readFileSync(join(folder, 'keel-lab-A.weights.bin'));
-    // TF.js itself (an independent implementation) loads the pair and predicts test image 1.
+    // TF.js itself (an independent implementation) loads the pair and predicts test image 2.
     const tf = await import('@tensorflow/tfjs');
     const model = await tf.loadLayersModel(tf.io.fromMemory({
       modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
       weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
     }));
     const images = gunzipSync(readFileSync(join(site, 'data', 'test-images-idx3-ubyte.gz')));
-    const pixels = Float32Array.from(images.subarray(16, 16 + 784), (v) => v / 255);
+    const pixels = Float32Array.from(images.subarray(16 + 784, 16 + 2 * 784), (v) => v / 255);
     const theirs = Array.from((model.predict(tf.tensor(pixels, [1, 28, 28])) as import('@tensorflow/tfjs').Tensor).dataSync());
     const ours = (await page.evaluate(() => (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a));
     assert.equal(ours.length, 10);
