@@ -75,7 +75,7 @@ test('bad flags and values: one line, exit code 2, no stack', () => {
   assertUsageError(runKeel('train', '--learning-rate', 'fast'), /expected a positive number/);
   assertUsageError(runKeel('train', '--kernel-initializer', 'he_norml'), /Allowed choices are glorotUniform/);
   assertUsageError(runKeel('train', '--dataset', 'cifar'), /Allowed choices are fashion-mnist, mnist/);
-  assertUsageError(runKeel(), /^keel: missing command: use one of summary, train, experiment, fold, evaluate, predict, e\.g\. 'keel train'/);
+  assertUsageError(runKeel(), /^keel: missing command: use one of summary, train, experiment, fold, evaluate, predict, export, lab, e\.g\. 'keel train'/);
   assertUsageError(runKeel('tran'), /^keel: unknown command 'tran' \(Did you mean train\?\)/);
   assertUsageError(runKeel('summary', 'extra'), /too many arguments/);
   assertUsageError(

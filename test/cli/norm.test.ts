@@ -51,6 +51,6 @@ test('keel train --norm: wrong combinations are refused in one line before any d
   one(runKeel('train', '--norm', 'ghost', '--virtual-batch-size', '12'),
     /^keel: --norm ghost: --virtual-batch-size 12 must divide --batch-size 32; use a batch size that is a multiple of 12, or a virtual batch size that divides 32\./);
   one(runKeel('train', '--virtual-batch-size', '8'), /^keel: --virtual-batch-size applies to --norm ghost, not --norm batch/);
-  one(runKeel('train', '--model', 'plain', '--norm', 'layer'), /^keel: --norm layer: --model plain has no normalization to replace; use --model seed, seed-before or cnn\./);
+  one(runKeel('train', '--model', 'plain', '--norm', 'layer'), /^keel: --norm layer: --model plain has no normalization to replace; use --model seed, seed-before, cnn or resnet\./);
   one(runKeel('train', '--norm', 'instance'), /--norm.*instance/);
 });

@@ -41,7 +41,7 @@ export interface TrainOptions {
   momentum?: number;
   /** 'constant' keeps the learning rate; 'cosine' decays it per epoch to near 0 at the last epoch. */
   lrSchedule?: (typeof LR_SCHEDULES)[number];
-  /** The normalization in place of each BN of seed, seed-before and cnn (keel.zoo's `norm`). */
+  /** The normalization in place of each BN of seed, seed-before, cnn and resnet (keel.zoo's `norm`). */
   norm?: keel.zoo.Normalization;
   /** Rows per virtual batch of --norm ghost. */
   virtualBatchSize?: number;
@@ -164,7 +164,7 @@ const NORMS = keel.zoo.NORMALIZATIONS;
 function normOption(): Option {
   return new Option(
     '--norm <name>',
-    'normalization in place of each BN of seed, seed-before and cnn: batch (BN), renorm (Batch Renormalization), ghost (Ghost BN), group (Group Norm), layer (Layer Norm) or none',
+    'normalization in place of each BN of seed, seed-before, cnn and resnet: batch (BN), renorm (Batch Renormalization), ghost (Ghost BN), group (Group Norm), layer (Layer Norm) or none',
   ).choices([...NORMS]).argParser(oneOf(NORMS)).default('batch');
 }
 
@@ -179,7 +179,7 @@ function buildZooModel(options: { model: string; norm?: keel.zoo.Normalization; 
     throw new UsageError(`--virtual-batch-size applies to --norm ghost, not --norm ${norm}; leave it out or add --norm ghost.`);
   }
   if (norm !== 'batch' && (options.model === 'plain' || options.model === 'cnn-plain')) {
-    throw new UsageError(`--norm ${norm}: --model ${options.model} has no normalization to replace; use --model seed, seed-before or cnn.`);
+    throw new UsageError(`--norm ${norm}: --model ${options.model} has no normalization to replace; use --model seed, seed-before, cnn or resnet.`);
   }
   return keel.zoo.buildModel(options.model, {
     activation: options.activation, kernelInitializer: options.kernelInitializer, norm,
@@ -188,7 +188,7 @@ function buildZooModel(options: { model: string; norm?: keel.zoo.Normalization; 
 }
 
 function modelOption(): Option {
-  return new Option('-m, --model <name>', 'which model: the BN chapter\'s MLPs (seed, seed-before, plain) or the CNNs (cnn, cnn-plain)')
+  return new Option('-m, --model <name>', 'which model: the BN chapter\'s MLPs (seed, seed-before, plain) or the CNNs (cnn, cnn-plain, and resnet: ResNet-20)')
     .choices([...keel.zoo.MODEL_NAMES])
     .argParser(oneOf(keel.zoo.MODEL_NAMES))
     .default('seed');
@@ -243,11 +243,11 @@ export function buildProgram(): Command {
     .addOption(normOption())
     .addOption(virtualBatchSizeOption())
     .addOption(datasetOption())
-    .addOption(new Option('-e, --epochs <n>', 'passes over the training data (default: 10; 5 for cnn, cnn-plain)').argParser(positiveInteger))
-    .addOption(new Option('-b, --batch-size <n>', 'examples per training step (default: 32; 64 for cnn, cnn-plain)').argParser(positiveInteger))
+    .addOption(new Option('-e, --epochs <n>', 'passes over the training data (default: 10; 5 for cnn, cnn-plain, resnet)').argParser(positiveInteger))
+    .addOption(new Option('-b, --batch-size <n>', 'examples per training step (default: 32; 64 for cnn, cnn-plain, resnet)').argParser(positiveInteger))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).argParser(oneOf(OPTIMIZERS)).default('sgd'))
-    .addOption(new Option('--learning-rate <x>', 'learning rate (default: 0.001; 0.01 for cnn, cnn-plain)').argParser(positiveNumber))
-    .addOption(new Option('--momentum <x>', 'momentum of sgd or rmsprop (default: 0; 0.9 with sgd for cnn, cnn-plain)').argParser(nonNegativeNumber))
+    .addOption(new Option('--learning-rate <x>', 'learning rate (default: 0.001; 0.01 for cnn, cnn-plain, resnet)').argParser(positiveNumber))
+    .addOption(new Option('--momentum <x>', 'momentum of sgd or rmsprop (default: 0; 0.9 with sgd for cnn, cnn-plain, resnet)').argParser(nonNegativeNumber))
     .addOption(
       new Option('--lr-schedule <name>', 'learning rate per epoch: constant, or cosine decay from --learning-rate to near 0 at the last epoch')
         .choices([...LR_SCHEDULES]).argParser(oneOf(LR_SCHEDULES)).default('constant'),
