@@ -14,7 +14,7 @@ const RUNS: RunId[] = ['a', 'b'];
 
 let { state, problems } = decodeState(location.hash);
 let infos: Record<RunId, RunInfo> | null = null;
-let history: Record<RunId, RunProgress> = { a: empty(), b: empty() };
+let points: Record<RunId, RunProgress> = { a: empty(), b: empty() };
 let classNames: string[] = [];
 let running = false;
 let ready = false;
@@ -104,21 +104,21 @@ function smooth(values: number[], alpha = 0.05): number[] {
 }
 
 function redraw(): void {
-  const last = Math.max(0, ...RUNS.map((r) => history[r].steps.at(-1)?.step ?? 0), ...RUNS.map((r) => history[r].validation.at(-1)?.step ?? 0));
+  const last = Math.max(0, ...RUNS.map((r) => points[r].steps.at(-1)?.step ?? 0), ...RUNS.map((r) => points[r].validation.at(-1)?.step ?? 0));
   // Every step is a point (up to a few thousand, which uPlot draws in a millisecond or two).
   const x = Array.from({ length: last + 1 }, (_, i) => i);
   const curves = (key: 'loss' | 'accuracy') => RUNS.flatMap((r) => {
     const train: (number | null)[] = new Array(x.length).fill(null);
-    const smoothed = smooth(history[r].steps.map((p) => p[key]));
-    history[r].steps.forEach((p, i) => (train[p.step] = smoothed[i]));
+    const smoothed = smooth(points[r].steps.map((p) => p[key]));
+    points[r].steps.forEach((p, i) => (train[p.step] = smoothed[i]));
     const validation: (number | null)[] = new Array(x.length).fill(null);
-    for (const p of history[r].validation) validation[p.step] = p[key];
+    for (const p of points[r].validation) validation[p.step] = p[key];
     return [train, validation];
   });
   charts.loss.setData(x, curves('loss'));
   charts.accuracy.setData(x, curves('accuracy'));
   for (const r of RUNS) {
-    const probes = history[r].probes;
+    const probes = points[r].probes;
     const steps = probes.map((p) => p.step);
     const finite = (v: number) => (Number.isFinite(v) ? v : null);
     charts.bands[r]?.setData(steps, [probes.map((p) => finite(p.p85)), probes.map((p) => finite(p.p50)), probes.map((p) => finite(p.p15))]);
@@ -145,7 +145,7 @@ function scheduleRedraw(): void {
 
 function showFigures(): void {
   for (const r of RUNS) {
-    const h = history[r];
+    const h = points[r];
     const lastStep = h.steps.at(-1);
     const recent = h.steps.slice(-50);
     el(`${r}-describe`).textContent = `${describeRun(state[r], state)}${infos ? `, ${infos[r].parameters.toLocaleString('en-US')} weights` : ''}`;
@@ -172,16 +172,15 @@ function setRunning(on: boolean): void {
 function reconfigure(next: LabState): void {
   state = next;
   const hash = `#${encodeState(state)}`;
-  if (location.hash !== hash) history_.replaceState(null, '', hash);
+  if (location.hash !== hash) window.history.replaceState(null, '', hash);
   showState(state);
-  historyReset();
+  resetPoints();
   setRunning(false);
   send({ type: 'configure', state });
 }
 
-const history_ = window.history;
-function historyReset(): void {
-  history = { a: empty(), b: empty() };
+function resetPoints(): void {
+  points = { a: empty(), b: empty() };
   for (const id of ['recompute-out', 'fold-out']) el(id).replaceChildren();
   showFigures();
   scheduleRedraw();
@@ -215,7 +214,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       return;
     case 'progress':
       for (const r of RUNS) {
-        const h = history[r];
+        const h = points[r];
         h.steps.push(...m[r].steps);
         h.validation.push(...m[r].validation);
         h.probes.push(...m[r].probes);
@@ -303,9 +302,9 @@ el('controls').addEventListener('change', (event) => {
   if (target.id === 'layer' || target.id === 'feature') {
     // Only what the charts follow changed: keep the runs, restart those charts.
     state = next;
-    history_.replaceState(null, '', `#${encodeState(state)}`);
+    window.history.replaceState(null, '', `#${encodeState(state)}`);
     showState(state);
-    for (const r of RUNS) history[r].probes = [];
+    for (const r of RUNS) points[r].probes = [];
     send({ type: 'follow', layer: state.layer, feature: state.feature });
     return;
   }
@@ -346,4 +345,4 @@ window.addEventListener('resize', () => {
 respecRunCharts();
 document.body.dataset.phase = 'loading';
 // For the curious (and the tests): the settings and every recorded point, from the browser's console.
-Object.defineProperty(window, 'keelLab', { get: () => ({ state, history, infos, prediction }) });
+Object.defineProperty(window, 'keelLab', { get: () => ({ state, history: points, infos, prediction }) });
