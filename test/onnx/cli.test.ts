@@ -95,7 +95,7 @@ test('export: clear errors for a missing folder, a folder without a model, an un
   const cases: [string[], RegExp][] = [
     [['export', join(dir, 'nowhere'), '--format', 'onnx', '--out', join(dir, 'a.onnx')], /^keel: keel export .*nowhere: .*nowhere does not exist; give the folder that keel train --save \(or model\.save\) wrote\.\n$/],
     [['export', empty, '--format', 'onnx', '--out', join(dir, 'a.onnx')], /^keel: keel export .*empty: .*empty holds no model\.json; give the folder that keel train --save/],
-    [['export', saved, '--format', 'onxx', '--out', join(dir, 'a.onnx')], /^keel export: option '-f, --format <name>' argument 'onxx' is invalid\. Allowed choices are onnx\. \(Did you mean onnx\?\) \(see keel export --help\)\n$/],
+    [['export', saved, '--format', 'onxx', '--out', join(dir, 'a.onnx')], /^keel export: option '-f, --format <name>' argument 'onxx' is invalid\. Allowed choices are onnx, keras\. \(Did you mean onnx\?\) \(see keel export --help\)\n$/],
     [['export', saved, '--out', join(dir, 'a.onnx')], /^keel export: required option '-f, --format <name>' not specified/],
     [['export', saved, '--format', 'onnx'], /^keel export: required option '-o, --out <file>' not specified/],
     [['export', saved, '--format', 'onnx', '--out', join(dir, 'a.onnx'), '--opset', '9'], /argument '9' is invalid\. expected an ONNX opset from 13 to 21 \(default 17\), received '9'\./],

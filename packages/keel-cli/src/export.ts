@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as keel from 'keel';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, toOnnx } from 'keel-onnx';
+import { KERAS_VERSION, toKeras } from 'keel-keras';
 import { checkOutputFile, OutputPathError } from './files.js';
 import { modelUrl } from './deploy.js';
 import { writeOut } from './brokenPipe.js';
@@ -43,6 +44,13 @@ export const EXPORT_FORMATS: Record<string, ExportFormat> = {
     flags: ['opset'],
     write: (model, { opset }) => toOnnx(model, opset === undefined ? {} : { opset }),
     summary: ({ opset }) => `ONNX opset ${opset ?? DEFAULT_OPSET}`,
+  },
+  keras: {
+    description: 'Keras 3 .keras archive, for keras.saving.load_model',
+    extension: '.keras',
+    flags: [],
+    write: (model) => toKeras(model),
+    summary: () => `Keras 3 (.keras in Keras ${KERAS_VERSION}'s layout), weights only`,
   },
 };
 
