@@ -33,6 +33,7 @@ export { LayersModel, model, type ModelArgs, type CompileArgs, type FitArgs, typ
 export type { FitDatasetArgs, EvaluateDatasetArgs, DatasetLike, DatasetBatch, InputData, LabelData, EvaluateOutput } from './models/layersModel.js';
 export { input, InputLayer, type InputArgs } from './models/inputLayer.js';
 export { SymbolicTensor } from './layers/layer.js';
+export type { Graph, GraphNode } from './models/graph.js';
 export { History, CustomCallback, type Callback, type CustomCallbackArgs, type Logs, type FitParams } from './models/callbacks.js';
 export * as callbacks from './callbacks.js';
 export { LOSSES, type LossName } from './losses/index.js';

@@ -4,7 +4,7 @@
  * out of the core: `file://` is registered by Keel's entry point (`src/index.ts`) and loads `io/node/`
  * only when used (`fileScheme.ts`).
  */
-import type { Sequential } from '../models/sequential.js';
+import type { LayersModel } from '../models/layersModel.js';
 import { ValueError, describeValue } from '../core/errors.js';
 import { ModelFormatError } from './errors.js';
 import { artifactsToModel, modelToArtifacts, weightBytes } from './modelArtifacts.js';
@@ -40,19 +40,20 @@ async function resolve(destination: string | IOHandler, where: string, method: '
  * Saves `model`: topology and weights; with `{includeOptimizer: true}`, also how it was compiled
  * and the optimizer's state (see modelArtifacts.ts). `model.save(destination, config)` calls this.
  */
-export async function saveModel(model: Sequential, destination: string | IOHandler, config: SaveConfig = {}): Promise<SaveResult> {
+export async function saveModel(model: LayersModel, destination: string | IOHandler, config: SaveConfig = {}): Promise<SaveResult> {
   const handler = await resolve(destination, 'save', 'save');
   if (!handler.save) throw new ValueError(`save: the handler for ${describeValue(destination)} cannot save.`);
   return handler.save(modelToArtifacts(model, config));
 }
 
 /**
- * Loads a Sequential model saved in the TF.js Layers format, by Keel or by TensorFlow.js.
+ * Loads a model saved in the TF.js Layers format, by Keel or by TensorFlow.js: a Sequential, or a
+ * functional model (`class_name` 'Model' or 'Functional').
  * Throws ModelFormatError (never returns a half-built model) when the files are damaged or hostile.
  *
  * @example const model = await keel.loadLayersModel('file://./my-model/model.json');
  */
-export async function loadLayersModel(source: string | IOHandler): Promise<Sequential> {
+export async function loadLayersModel(source: string | IOHandler): Promise<LayersModel> {
   const handler = await resolve(source, 'loadLayersModel', 'load');
   if (!handler.load) throw new ValueError(`loadLayersModel: the handler for ${describeValue(source)} cannot load.`);
   const artifacts = await handler.load();

@@ -208,7 +208,12 @@ export class LayersModel {
     return [...g.shapes[g.outputs[0]]];
   }
 
-  /** @internal The graph, for folding, statistics and saving. */
+  /**
+   * The model's graph of layers, read-only: its nodes in an order where each layer runs after the
+   * layers it reads, each tensor's shape and reader count, and TF.js's `layers` order. A Sequential
+   * is a graph of one path. Folding, population statistics, saving and the ONNX and Keras
+   * exporters walk it; do not change it (build a new model instead).
+   */
   getGraph(): Graph {
     return this.graphOrThrow('getGraph');
   }
