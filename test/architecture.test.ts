@@ -7,7 +7,8 @@
  *   → inference → io → data, diagnostics → index.ts, callbacks.ts, util.ts, node/
  *
  * Also: no import cycle between top-level folders, nor between modules at run time; the library
- * depends on no npm package; keel-datasets uses only keel, Node and its two data packages; the
+ * depends on no npm package; keel-datasets uses only keel, Node and its two data packages; keel-onnx,
+ * keel-keras and keel-lab use only keel and their declared dependencies, Node only in node/; the
  * other packages use keel as a user does (by name, never by a relative path into keel/src).
  */
 import { test } from 'node:test';
@@ -342,6 +343,31 @@ test('keel-datasets imports only keel, Node built-ins, its own files and its two
   const others = graph.external.filter((e) => !isBuiltin(e.spec) && !allowed.has(bareName(e.spec)));
   assert.deepEqual(others.map((e) => `${relative(datasetsSrc, e.from)} imports ${e.spec}`), []);
   assert.ok(graph.external.some((e) => e.spec === 'keel'), 'keel-datasets uses keel by its name');
+});
+
+// The packages around the library: what each may import besides keel (by name) and its own files.
+// Node's modules only in a node/ folder, so that the rest runs in a browser (the lab's page and
+// worker, and the exporters, which the lab can call).
+const EDGE_PACKAGES: Record<string, readonly string[]> = {
+  'keel-onnx': ['onnx-proto'],
+  'keel-keras': ['fflate', 'h5wasm'],
+  'keel-lab': ['uplot'],
+};
+
+test('keel-onnx, keel-keras and keel-lab import only keel, their declared dependencies and their own files; Node only in node/', () => {
+  for (const [name, allowed] of Object.entries(EDGE_PACKAGES)) {
+    const root = join(packages, name, 'src');
+    const graph = graphOf(root);
+    const pkg = JSON.parse(readFileSync(join(packages, name, 'package.json'), 'utf8'));
+    assert.deepEqual(Object.keys(pkg.dependencies ?? {}).sort(), [...allowed].sort(), `${name}'s dependencies`);
+    assert.equal(pkg.peerDependencies?.keel, '^0.1.0', `${name} takes keel as a peer dependency`);
+    const inNode = (file: string) => relative(root, file).split(sep).includes('node');
+    const wrong = graph.external.filter((e) => isBuiltin(e.spec) ? !inNode(e.from) : !(e.spec === 'keel' || allowed.includes(bareName(e.spec))));
+    assert.deepEqual(wrong.map((e) => `${name}/src/${relative(root, e.from)} imports ${e.spec}`), []);
+    const escaping = [...graph.edges].flatMap(([from, list]) =>
+      list.filter((e) => relative(root, e.to).startsWith('..')).map((e) => `${relative(packages, from)} imports ${relative(packages, e.to)}`));
+    assert.deepEqual([...escaping, ...graph.unresolved.map((u) => `${relative(packages, u.from)} imports missing ${u.spec}`)], []);
+  }
 });
 
 test('keel-cli and keel-datasets reach no file outside their own src by relative path (keel by name only)', () => {
