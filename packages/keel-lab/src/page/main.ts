@@ -258,7 +258,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case 'testImage':
       testIndex = m.index;
       drawing.show(m.pixels);
-      el('image-label').textContent = `Test image ${m.index + 1}: a ${classNames[m.label]}.`;
+      el('image-label').textContent = `Test image ${m.index + 1}: ${/^[aeiou]/i.test(classNames[m.label]) ? 'an' : 'a'} ${classNames[m.label]}.`;
       send({ type: 'predict', pixels: m.pixels });
       return;
     case 'error':
