@@ -252,6 +252,31 @@ test('Download gives the TF.js format, and TF.js predicts with it what the page 
   }
 });
 
+test('ONNX download: ONNX Runtime predicts with the file what the page predicted for test image 2', { skip, timeout: 120_000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'keel-lab-onnx-'));
+  try {
+    const download = page.waitForEvent('download', { timeout: 30_000 });
+    await page.click('#onnx-a');
+    const d = await download;
+    assert.equal(d.suggestedFilename(), 'keel-lab-A.onnx');
+    const file = join(folder, 'keel-lab-A.onnx');
+    await d.saveAs(file);
+    // ONNX Runtime (an independent implementation) runs the file on test image 2.
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(readFileSync(file));
+    const images = gunzipSync(readFileSync(join(site, 'data', 'test-images-idx3-ubyte.gz')));
+    const pixels = Float32Array.from(images.subarray(16 + 784, 16 + 2 * 784), (v) => v / 255);
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', pixels, [1, 28, 28]) });
+    const theirs = Array.from(out[session.outputNames[0]].data as Float32Array);
+    const ours = (await page.evaluate(() => (window as unknown as { keelLab: { prediction: { a: number[] } } }).keelLab.prediction.a));
+    assert.equal(theirs.length, 10);
+    for (let i = 0; i < 10; i++) assert.ok(Math.abs(theirs[i] - ours[i]) < 1e-5, `class ${i}: ONNX Runtime ${theirs[i]}, the page ${ours[i]}`);
+    await session.release();
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
 test('a screenshot after training has ink in every chart with something to show', { skip, timeout: 60_000 }, async () => {
   mkdirSync(artifacts, { recursive: true });
   const png = await page.screenshot({ path: join(artifacts, 'lab.png'), fullPage: true });

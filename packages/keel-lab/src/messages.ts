@@ -11,6 +11,7 @@ export type ToWorker =
   | { type: 'recompute' }
   | { type: 'fold' }
   | { type: 'download'; run: RunId }
+  | { type: 'downloadOnnx'; run: RunId }
   | { type: 'predict'; pixels: Float32Array }
   | { type: 'testImage'; index: number };
 
@@ -83,6 +84,7 @@ export type FromWorker =
   | { type: 'recomputed'; a: string; b: string; figures: Record<RunId, { before: number; after: number } | null> }
   | { type: 'folded'; a: FoldReport | string; b: FoldReport | string }
   | { type: 'model'; run: RunId; modelFile: string; weightsFile: string; modelJson: string; weights: ArrayBuffer }
+  | { type: 'onnxModel'; run: RunId; file: string; bytes: ArrayBuffer; opset: number }
   | { type: 'prediction'; a: number[]; b: number[] }
   | { type: 'testImage'; index: number; label: number; pixels: Float32Array }
   | { type: 'busy'; what: string }

@@ -199,7 +199,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
         : `${m.backend} kernels on 1 thread: this page is not cross-origin isolated (npx keel lab serves it with the headers that let the kernels use a second thread)`;
       setStatus(`${m.train.toLocaleString('en-US')} training and ${m.test.toLocaleString('en-US')} validation images loaded; ${threadsText}.` +
         (problems.length ? ` Ignored from the link: ${problems.join('; ')}.` : ''));
-      for (const id of ['train', 'reset', 'recompute', 'fold', 'download-a', 'download-b', 'next-image', 'clear']) el<HTMLButtonElement>(id).disabled = false;
+      for (const id of ['train', 'reset', 'recompute', 'fold', 'download-a', 'download-b', 'onnx-a', 'onnx-b', 'next-image', 'clear']) el<HTMLButtonElement>(id).disabled = false;
       document.body.dataset.phase = 'ready';
       reconfigure(state);
       return;
@@ -250,6 +250,10 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       save(m.modelFile, new Blob([m.modelJson], { type: 'application/json' }));
       save(m.weightsFile, new Blob([m.weights], { type: 'application/octet-stream' }));
       setStatus(`Run ${m.run.toUpperCase()} saved as ${m.modelFile} and ${m.weightsFile} (TF.js: tf.loadLayersModel(tf.io.browserFiles([json, weights]))).`);
+      return;
+    case 'onnxModel':
+      save(m.file, new Blob([m.bytes], { type: 'application/octet-stream' }));
+      setStatus(`Run ${m.run.toUpperCase()} saved as ${m.file} (ONNX opset ${m.opset}; same channels-last input as the page, any batch size).`);
       return;
     case 'prediction':
       prediction = { a: m.a, b: m.b };
@@ -331,7 +335,8 @@ el('recompute').addEventListener('click', () => send({ type: 'recompute' }));
 el('fold').addEventListener('click', () => send({ type: 'fold' }));
 el('download-a').addEventListener('click', () => send({ type: 'download', run: 'a' }));
 el('download-b').addEventListener('click', () => send({ type: 'download', run: 'b' }));
-// Where ONNX export goes once keel has one: a button per run beside the TF.js ones.
+el('onnx-a').addEventListener('click', () => send({ type: 'downloadOnnx', run: 'a' }));
+el('onnx-b').addEventListener('click', () => send({ type: 'downloadOnnx', run: 'b' }));
 el('next-image').addEventListener('click', () => send({ type: 'testImage', index: testIndex + 1 }));
 el('clear').addEventListener('click', () => {
   drawing.clear();

@@ -7,6 +7,7 @@
  * (the Worker inherits the page's isolation); elsewhere they run here, on one thread.
  */
 import * as keel from 'keel';
+import { DEFAULT_OPSET, toOnnx } from 'keel-onnx';
 import type { FromWorker, RunId, ToWorker } from '../messages.js';
 import type { LabState } from '../state.js';
 import { loadData, type LabData } from './data.js';
@@ -201,6 +202,12 @@ async function handle(message: ToWorker): Promise<void> {
         const weightsFile = `${name}.weights.bin`;
         const { modelJson, weights } = await modelFiles(r[message.run].model, weightsFile);
         post({ type: 'model', run: message.run, modelFile: `${name}.json`, weightsFile, modelJson, weights }, [weights]);
+      });
+    case 'downloadOnnx':
+      return busy('writing ONNX', async () => {
+        // The model as trained (BN in its inference form, moving statistics): what predict uses.
+        const bytes = toOnnx(r[message.run].model).slice().buffer;
+        post({ type: 'onnxModel', run: message.run, file: `keel-lab-${message.run.toUpperCase()}.onnx`, bytes, opset: DEFAULT_OPSET }, [bytes]);
       });
     case 'predict': {
       const x = keel.tensor(message.pixels, [1, 28, 28]);
