@@ -4,12 +4,12 @@ Usage: /usr/bin/python3 bench/torch_cnn.py THREADS [--quick]. Prints JSON figure
 workload names as bench/cnn.ts. Debian's python3-torch is PyTorch 1.13 with oneDNN.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
+
+from torch_common import prediction_figures, training_figures
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 quick = "--quick" in sys.argv
@@ -28,44 +28,6 @@ def cnn():
         nn.Linear(128, 10))
 
 
-def median_ms(fn, reps, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
-figures = []
-samples = 512 if quick else 2048
-x = torch.rand(samples, 1, 28, 28)
-y = torch.randint(0, 10, (samples,))
-for batch in (32, 128):
-    model = cnn()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        model.train()
-        for start in range(0, samples, batch):
-            opt.zero_grad()
-            loss = loss_fn(model(x[start:start + batch]), y[start:start + batch])
-            loss.backward()
-            opt.step()
-
-    ms = median_ms(epoch, 3 if quick else 5)
-    figures.append({"workload": f"cnn train, batch {batch}", "unit": "samples/s", "value": samples / (ms / 1000), "higherIsBetter": True})
-
-model = cnn().eval()
-one = torch.rand(1, 1, 28, 28)
-many = torch.rand(1000, 1, 28, 28)
-with torch.no_grad():
-    ms = median_ms(lambda: model(one), 50 if quick else 300, 20)
-    figures.append({"workload": "cnn predict 1", "unit": "µs", "value": ms * 1000, "higherIsBetter": False})
-    ms = median_ms(lambda: model(many), 3 if quick else 7)
-    figures.append({"workload": "cnn predict 1,000", "unit": "samples/s", "value": 1000 / (ms / 1000), "higherIsBetter": True})
-
+figures = training_figures("cnn", cnn, (32, 128), 512 if quick else 2048, quick)
+figures += prediction_figures("cnn", cnn(), 1000, quick, 50 if quick else 300)
 print(json.dumps({"version": torch.__version__, "threads": threads, "figures": figures}))

@@ -5,12 +5,12 @@ Usage: /usr/bin/python3 bench/torch_resnet.py THREADS [--quick]. Prints JSON fig
 workload names as bench/resnet.ts.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
+
+from torch_common import prediction_figures, training_figures
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 quick = "--quick" in sys.argv
@@ -47,45 +47,7 @@ def resnet(n=3):
     return nn.Sequential(*layers)
 
 
-def median_ms(fn, reps, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
-figures = []
-samples = 256 if quick else 1024
-x = torch.rand(samples, 1, 28, 28)
-y = torch.randint(0, 10, (samples,))
-for batch in (64, 128):
-    model = resnet()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        model.train()
-        for start in range(0, samples, batch):
-            opt.zero_grad()
-            loss = loss_fn(model(x[start:start + batch]), y[start:start + batch])
-            loss.backward()
-            opt.step()
-
-    ms = median_ms(epoch, 3 if quick else 5)
-    figures.append({"workload": f"resnet train, batch {batch}", "unit": "samples/s", "value": samples / (ms / 1000), "higherIsBetter": True})
-
-model = resnet().eval()
-one = torch.rand(1, 1, 28, 28)
-many = torch.rand(500, 1, 28, 28)
-with torch.no_grad():
-    ms = median_ms(lambda: model(one), 30 if quick else 200, 10)
-    figures.append({"workload": "resnet predict 1", "unit": "µs", "value": ms * 1000, "higherIsBetter": False})
-    ms = median_ms(lambda: model(many), 3 if quick else 5)
-    figures.append({"workload": "resnet predict 500", "unit": "samples/s", "value": 500 / (ms / 1000), "higherIsBetter": True})
-
+figures = training_figures("resnet", resnet, (64, 128), 256 if quick else 1024, quick)
+figures += prediction_figures("resnet", resnet(), 500, quick, 30 if quick else 200)
 print(json.dumps({"version": torch.__version__, "threads": threads, "figures": figures,
-                  "parameters": sum(p.numel() for p in model.parameters())}))
+                  "parameters": sum(p.numel() for p in resnet().parameters())}))
