@@ -12,10 +12,6 @@ from torch import nn
 
 from torch_common import prediction_figures, training_figures
 
-threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-quick = "--quick" in sys.argv
-torch.set_num_threads(threads)
-torch.manual_seed(0)
 
 
 def bn(c):
@@ -47,7 +43,12 @@ def resnet(n=3):
     return nn.Sequential(*layers)
 
 
-figures = training_figures("resnet", resnet, (64, 128), 256 if quick else 1024, quick)
-figures += prediction_figures("resnet", resnet(), 500, quick, 30 if quick else 200)
-print(json.dumps({"version": torch.__version__, "threads": threads, "figures": figures,
-                  "parameters": sum(p.numel() for p in resnet().parameters())}))
+if __name__ == "__main__":
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    quick = "--quick" in sys.argv
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    figures = training_figures("resnet", resnet, (64, 128), 256 if quick else 1024, quick)
+    figures += prediction_figures("resnet", resnet(), 500, quick, 30 if quick else 200)
+    print(json.dumps({"version": torch.__version__, "threads": threads, "figures": figures,
+                      "parameters": sum(p.numel() for p in resnet().parameters())}))
