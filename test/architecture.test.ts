@@ -351,7 +351,7 @@ test('keel-datasets imports only keel, Node built-ins, its own files and its two
 const EDGE_PACKAGES: Record<string, readonly string[]> = {
   'keel-onnx': ['onnx-proto'],
   'keel-keras': ['fflate', 'h5wasm'],
-  'keel-lab': ['uplot'],
+  'keel-lab': ['keel-onnx', 'uplot'],
 };
 
 test('keel-onnx, keel-keras and keel-lab import only keel, their declared dependencies and their own files; Node only in node/', () => {

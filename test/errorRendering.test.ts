@@ -185,7 +185,7 @@ test('a value read from a model file is rendered as short JSON, without serializ
 test('inference, diagnostics, the zoo, data and the saver registry describe what they received', async () => {
   await check([
     ['foldBatchNorm', () => keel.foldBatchNorm(images as never), keel.ValueError,
-      /^foldBatchNorm: expected a Sequential model, received a nested array of shape \[5000,28,28\]/],
+      /^foldBatchNorm: expected a Sequential model or a functional one \(keel\.model\), received a nested array of shape \[5000,28,28\]/],
     ['diagnostics every', () => keel.diagnostics.diagnostics({ every: images as never }), keel.ValueError,
       /^diagnostics: expected every to be a positive integer \(batches\), received a nested array of shape \[5000,28,28\]/],
     ['zoo', () => keel.zoo.buildModel(longString), keel.ValueError,
