@@ -65,7 +65,7 @@ const withTopology = (a: keel.io.ModelArtifacts, edit: (layers: any[]) => void):
 test('the built-in classes are registered, in the order error messages list them', () => {
   assert.deepEqual(keel.layers.registeredLayerClasses(), [
     'Dense', 'BatchNormalization', 'Flatten', 'Activation', 'Dropout',
-    'Conv2D', 'DepthwiseConv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Reshape', 'LayerNormalization', 'GroupNormalization',
+    'Conv2D', 'DepthwiseConv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Reshape', 'LayerNormalization', 'GroupNormalization', 'Add', 'Multiply', 'Average', 'Concatenate',
   ]);
 });
 
@@ -91,11 +91,11 @@ test('a class nobody registered can be neither written nor read, and the errors 
   const model = keel.sequential({ layers: [keel.layers.dense({ units: 2, inputShape: [3] }), new Scale({ name: 'scale_unregistered' })] });
   await assert.rejects(model.save(keel.io.withSaveHandler(async () => {})), {
     name: 'ModelFormatError',
-    message: /layer 'scale_unregistered' of class Scale cannot be written; expected one of Dense, BatchNormalization, Flatten, Activation, Dropout, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, LayerNormalization, GroupNormalization\./,
+    message: /layer 'scale_unregistered' of class Scale cannot be written; expected one of Dense, BatchNormalization, Flatten, Activation, Dropout, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, LayerNormalization, GroupNormalization, Add, Multiply, Average, Concatenate\./,
   });
   assert.throws(() => keel.layers.layerFromJSON({ class_name: 'Scale', config: { name: 's' } }, 'layers[1]'), {
     name: 'ModelFormatError',
-    message: /layers\[1\]: unknown layer class 'Scale'\. Keel reads Dense, BatchNormalization, Flatten, Activation, Dropout, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, LayerNormalization, GroupNormalization \(and InputLayer\)/,
+    message: /layers\[1\]: unknown layer class 'Scale'\. Keel reads Dense, BatchNormalization, Flatten, Activation, Dropout, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Reshape, LayerNormalization, GroupNormalization, Add, Multiply, Average, Concatenate \(and InputLayer\)/,
   });
 });
 
