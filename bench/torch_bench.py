@@ -4,12 +4,12 @@ Run with /usr/bin/python3 (Debian's python3-torch). Thread count comes from the 
 (OPENBLAS_NUM_THREADS / torch.set_num_threads), chosen by bench/run.ts.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
+
+from torch_common import median_ms
 
 TRAIN_SAMPLES = 8192
 PREDICT_MANY = 10000
@@ -21,14 +21,7 @@ torch.manual_seed(0)
 
 
 def time_it(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return median_ms(fn, reps, warmup)
 
 
 def seed_model():
