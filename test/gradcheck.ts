@@ -9,6 +9,7 @@ import { Random } from '../packages/keel/src/core/random.js';
 import { empty } from '../packages/keel/src/ops/tensor.js';
 import type { Layer } from '../packages/keel/src/layers/layer.js';
 import type { Tensor } from '../packages/keel/src/core/tensor.js';
+import type { InputData, LayersModel } from '../packages/keel/src/models/layersModel.js';
 
 const H = 1e-6;
 const TOL = 1e-6;
@@ -69,4 +70,26 @@ export function checkLayerGradients(layer: Layer, inputShape: number[], what: st
     }
   }
   return [dxCopy, ...weightGrads];
+}
+
+/**
+ * Checks every trainable weight's gradient of a compiled model's loss on (x, y) against central
+ * differences, at about `checksPerWeight` values spread evenly over each weight (all of them when
+ * omitted). The model must be float64.
+ */
+export function checkModelGradients(model: LayersModel, x: InputData, y: Tensor, checksPerWeight?: number): void {
+  model.computeGradients(x, y);
+  const analytic = model.trainableWeights.map((w) => Float64Array.from(w.grad!.values));
+  model.trainableWeights.forEach((w, k) => {
+    const step = checksPerWeight ? Math.max(1, Math.floor(w.value.size / checksPerWeight)) : 1;
+    for (let i = 0; i < w.value.size; i += step) {
+      const keep = w.value.values[i];
+      w.value.values[i] = keep + H;
+      const up = model.computeGradients(x, y);
+      w.value.values[i] = keep - H;
+      const down = model.computeGradients(x, y);
+      w.value.values[i] = keep;
+      assertGradClose(analytic[k][i], (up - down) / (2 * H), `${w.name}[${i}]`);
+    }
+  });
 }
