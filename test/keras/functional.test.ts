@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as keel from 'keel';
 import { loadKerasModel, toKeras } from 'keel-keras';
 import { maxAbsDiff, needKeras, readFloats, runPython, scratch, writeFloats } from './python.js';
-import { inputs, randomizeNormalization } from './models.js';
+import { inputs, randomizeNormalization, sameModel } from './models.js';
 
 interface KerasInfo { layers: { name: string; class: string; trainable: boolean; momentum?: number; epsilon?: number; weights: number[][] }[] }
 
@@ -36,13 +36,6 @@ function twoInputs(): keel.LayersModel {
   const model = keel.model({ inputs: [image, extra], outputs: output, name: 'two_inputs' });
   randomizeNormalization(model, 10);
   return model;
-}
-
-function sameModel(a: keel.LayersModel, b: keel.LayersModel): void {
-  assert.deepEqual(b.layers.map((l) => [l.name, l.getClassName(), l.trainable]), a.layers.map((l) => [l.name, l.getClassName(), l.trainable]));
-  const wa = a.layers.flatMap((l) => l.weights), wb = b.layers.flatMap((l) => l.weights);
-  assert.deepEqual(wb.map((w) => w.name), wa.map((w) => w.name));
-  wa.forEach((w, i) => assert.deepEqual(wb[i].read().dataSync(), w.read().dataSync(), w.name));
 }
 
 test('functional models: Keel → .keras → Keel gives the same graph, flags and weights, bit for bit', async () => {

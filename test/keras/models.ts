@@ -1,4 +1,5 @@
 /** Models and inputs shared by the .keras tests. */
+import assert from 'node:assert/strict';
 import * as keel from 'keel';
 
 /** Gives every BN-like weight a non-trivial value (γ near 1, β, moving mean and variance away from 0 and 1). */
@@ -25,3 +26,11 @@ export function inputs(shape: number[], seed: number): keel.Tensor {
   return keel.tensor(values, shape);
 }
 
+
+/** Same layers (names, classes, trainable flags) and the same weights, bit for bit. */
+export function sameModel(a: keel.LayersModel, b: keel.LayersModel): void {
+  assert.deepEqual(b.layers.map((l) => [l.name, l.getClassName(), l.trainable]), a.layers.map((l) => [l.name, l.getClassName(), l.trainable]));
+  const wa = a.layers.flatMap((l) => l.weights), wb = b.layers.flatMap((l) => l.weights);
+  assert.deepEqual(wb.map((w) => w.name), wa.map((w) => w.name));
+  wa.forEach((w, i) => assert.deepEqual(wb[i].read().dataSync(), w.read().dataSync(), w.name));
+}

@@ -11,6 +11,7 @@ import * as keel from 'keel';
 import { unzipSync } from 'fflate';
 import { kerasPath, loadKerasModel, registerKerasIO, toKeras } from 'keel-keras';
 import { scratch } from './python.js';
+import { sameModel } from './models.js';
 
 function trainedCnn(): keel.Sequential {
   keel.setRandomSeed(31);
@@ -21,13 +22,6 @@ function trainedCnn(): keel.Sequential {
   model.trainOnBatch(xs, keel.tensor(new Float32Array(8).map((_, i) => i % 10), [8]));
   model.layers[2].trainable = false;
   return model;
-}
-
-function sameModel(a: keel.LayersModel, b: keel.LayersModel): void {
-  assert.deepEqual(b.layers.map((l) => [l.name, l.getClassName(), l.trainable]), a.layers.map((l) => [l.name, l.getClassName(), l.trainable]));
-  const wa = a.layers.flatMap((l) => l.weights), wb = b.layers.flatMap((l) => l.weights);
-  assert.deepEqual(wb.map((w) => w.name), wa.map((w) => w.name));
-  wa.forEach((w, i) => assert.deepEqual(wb[i].read().dataSync(), w.read().dataSync(), w.name));
 }
 
 test('toKeras then loadKerasModel gives the same layers, flags and weights, bit for bit', async () => {
