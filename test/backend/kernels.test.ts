@@ -422,6 +422,40 @@ test('bias + activation and BN inference split by rows across two threads match 
   assert.equal(threaded.workerBlocks, 3, 'blocks the worker ran (2 bias + activation, 1 BN inference)');
 });
 
+test('activations, their gradients and vector sums split across two threads match the reference', { skip }, async () => {
+  const { threaded, inHeap } = await twoThreads();
+  const n = 70001; // above THREADED_PASS_MIN_VALUES, and not a multiple of 16
+  const x = random(n, 'plain', -3, 3), dy = random(n, 'plain');
+  let blocks = 0;
+  for (const kind of ['relu', 'leakyRelu', 'elu'] as const) {
+    const yJs = new Float32Array(n), dxJs = new Float32Array(n);
+    js.unary(kind, x, yJs, n, 0.2);
+    js.unaryGrad(kind, x, yJs, dy, dxJs, n, 0.2);
+    const xW = inHeap(x), yW = inHeap(new Float32Array(n)), dxW = inHeap(new Float32Array(n));
+    threaded.unary(kind, xW, yW, n, 0.2);
+    threaded.unaryGrad(kind, xW, yW, inHeap(dy), dxW, n, 0.2);
+    close(yW, yJs, 1e-6, `threaded unary (${kind})`);
+    close(dxW, dxJs, 1e-6, `threaded unaryGrad (${kind})`);
+    blocks += 2;
+  }
+  // One row: the vector sum of the merge layers and of gradients where a tensor fans out.
+  const sumJs = Float32Array.from(x);
+  js.addBias(sumJs, dy, 1, n);
+  const sumW = inHeap(x);
+  threaded.addBias(sumW, inHeap(dy), 1, n);
+  close(sumW, sumJs, 0, 'threaded addBias over one row');
+  // Rows of a bias: split by rows.
+  const [rows, cols] = [301, 300];
+  const bias = random(cols, 'plain'), x2 = random(rows * cols, 'plain');
+  const biasJs = Float32Array.from(x2);
+  js.addBias(biasJs, bias, rows, cols);
+  const biasW = inHeap(x2);
+  threaded.addBias(biasW, inHeap(bias), rows, cols);
+  close(biasW, biasJs, 0, 'threaded addBias by rows');
+  blocks += 2;
+  assert.equal(threaded.workerBlocks, blocks, 'blocks the worker ran');
+});
+
 test('findNonFinite finds the first NaN or infinity wherever it is, in and out of wasm memory', { skip }, () => {
   for (const n of [0, 1, 5, 16, 17, 100, 1000]) {
     for (const where of ['wasm', 'plain'] as const) {

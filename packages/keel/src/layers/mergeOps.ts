@@ -1,8 +1,11 @@
 /**
  * The arithmetic of the merge layers on flat arrays (see merge.ts for the formulas). Elementwise
- * and memory-bound: plain loops, the same on every backend.
+ * and memory-bound: plain loops, the same on every backend, except the sum of Add and Average,
+ * which every residual block runs on its whole activation and so goes to the backend's vector add
+ * (addBias with one row: threaded on wasm).
  */
 import type { Tensor } from '../core/tensor.js';
+import { backendFor } from '../backend/backend.js';
 
 type Values = Tensor['values'];
 
@@ -11,10 +14,8 @@ export function elementwiseSum(xs: readonly Tensor[], scale: number, out: Tensor
   const o = out.values;
   const n = o.length;
   o.set(xs[0].values.subarray(0, n));
-  for (let k = 1; k < xs.length; k++) {
-    const x = xs[k].values;
-    for (let i = 0; i < n; i++) o[i] += x[i];
-  }
+  const be = backendFor(out.dtype);
+  for (let k = 1; k < xs.length; k++) be.addBias(o, xs[k].values, 1, n);
   if (scale !== 1) for (let i = 0; i < n; i++) o[i] *= scale;
 }
 

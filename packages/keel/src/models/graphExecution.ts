@@ -4,6 +4,7 @@
  */
 import type { DType, Tensor } from '../core/tensor.js';
 import type { Graph } from './graph.js';
+import { backendFor } from '../backend/backend.js';
 
 /** The outputs of the graph for inputs `xs` (in the graph's input order). */
 export function forwardGraph(graph: Graph, xs: readonly Tensor[], training: boolean): Tensor[] {
@@ -70,9 +71,8 @@ export function backwardGraph(
       grads[id] = sum;
       return;
     }
-    const s = grads[id]!.values;
-    const v = g.values;
-    for (let i = 0; i < s.length; i++) s[i] += v[i];
+    const s = grads[id]!;
+    backendFor(s.dtype).addBias(s.values, g.values, 1, s.size); // s += g, threaded on wasm
   };
   const outputId = graph.outputs[0];
   if (!fusedOutput) accumulate(outputId, dOutput);

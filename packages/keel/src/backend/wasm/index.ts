@@ -232,7 +232,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    * so that each thread updates the values it reads and writes anyway. `block(offsetBytes, length)`
    * gives a range's arguments.
    */
-  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue', kernel: unknown,
+  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue' | 'addBias' | 'unary' | 'unaryGrad', kernel: unknown,
     block: (offsetBytes: number, length: number) => number[]): void {
     if (parts < 2 || n < THREADED_PASS_MIN_VALUES) {
       (kernel as (...args: number[]) => void)(...block(0, n));
@@ -246,7 +246,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    * it holds THREADED_PASS_MIN_VALUES values or more (a GEMM split by rows left each thread's
    * rows of C in its cache), else one call. `block(offsetBytes, rows)` gives a range's arguments.
    */
-  function byRows(rows: number, cols: number, name: 'addBiasActivation' | 'batchNormInfer', kernel: unknown,
+  function byRows(rows: number, cols: number, name: 'addBiasActivation' | 'batchNormInfer' | 'addBias', kernel: unknown,
     block: (offsetBytes: number, rows: number) => number[]): void {
     if (parts < 2 || rows * cols < THREADED_PASS_MIN_VALUES || rows < parts) {
       (kernel as (...args: number[]) => void)(...block(0, rows));
@@ -412,7 +412,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
 
     addBias(x, bias, rows, cols) {
       if (!allFloat32(x, bias)) return js.addBias(x, bias, rows, cols);
-      k.addBias(call.ptr(x as Float32Array, rows * cols, 'inout'), call.ptr(bias as Float32Array, cols, 'in'), rows, cols);
+      const px = call.ptr(x as Float32Array, rows * cols, 'inout');
+      const pb = call.ptr(bias as Float32Array, cols, 'in');
+      // One row is a vector sum (the merge layers, gradients summed where a tensor fans out): split
+      // its columns; several rows split by rows, as bias + activation does.
+      if (rows === 1) byRanges(cols, 'addBias', k.addBias, (o, len) => [px + o, pb + o, 1, len]);
+      else byRows(rows, cols, 'addBias', k.addBias, (o, r) => [px + o, pb, r, cols]);
       call.finish();
     },
 
@@ -499,7 +504,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     unary(kind: UnaryKind, x, y, n, alpha) {
       if (!allFloat32(x, y)) return js.unary(kind, x, y, n, alpha);
       const px = call.ptr(x as Float32Array, n, 'in');
-      k.unary(UNARY_CODES[kind], px, call.ptr(y as Float32Array, n, 'out'), n, alpha);
+      const py = call.ptr(y as Float32Array, n, 'out');
+      const code = UNARY_CODES[kind];
+      byRanges(n, 'unary', k.unary, (o, len) => [code, px + o, py + o, len, alpha]);
       call.finish();
     },
 
@@ -508,7 +515,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const px = call.ptr(x as Float32Array, n, 'in');
       const py = call.ptr(y as Float32Array, n, 'in');
       const pdy = call.ptr(dy as Float32Array, n, 'in');
-      k.unaryGrad(UNARY_CODES[kind], px, py, pdy, call.ptr(dx as Float32Array, n, 'out'), n, alpha);
+      const pdx = call.ptr(dx as Float32Array, n, 'out');
+      const code = UNARY_CODES[kind];
+      byRanges(n, 'unaryGrad', k.unaryGrad, (o, len) => [code, px + o, py + o, pdy + o, pdx + o, len, alpha]);
       call.finish();
     },
 

@@ -47,6 +47,7 @@ export const POOL_KERNELS = [
   'im2col', 'col2im', 'depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter',
   'maxPool', 'maxPoolGrad', 'avgPool', 'avgPoolGrad',
   'groupNorm', 'groupNormGradPartial',
+  'addBias', 'unary', 'unaryGrad',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 /** Argument positions holding a float (batchNormTrainStrided's and groupNorm's epsilon; the optimizers' rates and decays). */
@@ -57,6 +58,7 @@ export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   im2col: [], col2im: [], depthwiseConv2d: [], depthwiseConv2dBackpropInput: [], depthwiseConv2dBackpropFilter: [],
   maxPool: [], maxPoolGrad: [], avgPool: [], avgPoolGrad: [],
   groupNorm: [3], groupNormGradPartial: [],
+  addBias: [], unary: [4], unaryGrad: [6],
 };
 export const NO_BLOCK = 0;
 export const FREE = 1;
