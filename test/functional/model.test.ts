@@ -158,6 +158,52 @@ test("zoo resnet is ResNet-20 with Keras 3's parameter count for the same archit
   assert.equal(keel.zoo.buildResnet({ blocksPerStage: 9, residual: false }).layers.filter((l) => l instanceof keel.layers.Add).length, 0);
 });
 
+test('zoo resnet with fixup: branches start at zero, their first convolutions scaled by L^-1/2, and every block is its shortcut', () => {
+  keel.setRandomSeed(5);
+  const blocksPerStage = 3; // L = 9 branches
+  const model = keel.zoo.buildResnet({ blocksPerStage, normalize: null, fixup: true, kernelInitializer: 'heNormal' });
+  const convs = model.layers.filter((l): l is keel.layers.Conv2D => l instanceof keel.layers.Conv2D);
+  const kernels = convs.map((c) => c.getWeights()[0]);
+  const std = (t: keel.Tensor) => {
+    const v = t.dataSync();
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+    return Math.sqrt(s / v.length);
+  };
+  // Order of the convolutions: the stem, then per block its two (and a projection after the first
+  // block of stages 2 and 3, built before the Add).
+  let at = 1;
+  let branches = 0;
+  for (let stage = 0; stage < 3; stage++) {
+    for (let b = 0; b < blocksPerStage; b++) {
+      const [first, last] = [kernels[at], kernels[at + 1]];
+      const fanIn = first.shape[0] * first.shape[1] * first.shape[2];
+      const expected = Math.sqrt(2 / (9 * fanIn));
+      assert.ok(Math.abs(std(first) / expected - 1) < 0.15, `block ${stage}.${b}: first convolution std ${std(first)} vs ${expected}`);
+      assert.equal(std(last), 0, `block ${stage}.${b}: the branch's last convolution starts at zero`);
+      at += stage > 0 && b === 0 ? 3 : 2;
+      branches++;
+    }
+  }
+  assert.equal(branches, 9);
+  assert.equal(at, kernels.length, 'every convolution was looked at');
+  assert.equal(std(model.layers.at(-1)!.getWeights()[0]), 0, 'the classifier starts at zero');
+  // Every branch adds nothing at the start: the network is its stem and shortcuts, so its output
+  // (with a classifier that is not zero) stays the same when a block's first convolution changes.
+  const dense = model.layers.at(-1)!;
+  const [dk, db] = dense.getWeights();
+  dense.setWeights([keel.tensor(Float32Array.from({ length: dk.size }, (_, i) => Math.cos(i)), dk.shape), db]);
+  const x = keel.tensor(Float32Array.from({ length: 2 * 784 }, (_, i) => Math.abs(Math.sin(i))), [2, 28, 28]);
+  const before = (model.predict(x) as keel.Tensor).dataSync().slice();
+  convs[1].setWeights([keel.tensor(kernels[1].dataSync().map((v) => v * 3 + 0.1), kernels[1].shape), convs[1].getWeights()[1]]);
+  const after = (model.predict(x) as keel.Tensor).dataSync();
+  assert.deepEqual(Array.from(after), Array.from(before));
+  assert.ok(before.some((v) => Math.abs(v - 0.1) > 1e-4), 'the output is not the uniform one');
+  // Fixup is the norm-free control: with BN or without shortcuts it is refused.
+  assert.throws(() => keel.zoo.buildResnet({ fixup: true }), /fixup initializes a norm-free residual network.*normalize: null/);
+  assert.throws(() => keel.zoo.buildResnet({ fixup: true, normalize: null, residual: false }), /received residual: false/);
+});
+
 test('a Sequential and the functional model of the same path train to the same bits (one training loop)', async () => {
   const make = (functional: boolean): keel.LayersModel => {
     keel.setRandomSeed(21);

@@ -19,10 +19,19 @@
  * Convolutions before a BN have no bias (BN's β replaces it) and use 'same' padding. Without
  * normalization (`norm: 'none'`) every convolution gets its bias back. `residual: false` drops the
  * Add (and the projection): the plain network of the same depth, the paper's control.
+ *
+ * `fixup: true` is a norm-free residual network initialized in the style of Fixup (Zhang, Dauphin
+ * and Ma 2019, "Fixup Initialization"): with L residual branches of m = 2 convolutions each, the
+ * last convolution of every branch and the classifier start at zero, and the first convolution of
+ * every branch gets He-normal weights scaled by L^(−1/(2m−2)) = L^(−1/2) (variance 2/(L·fan in)).
+ * Every branch then starts as nothing, each block as its shortcut, and the output's variance does
+ * not grow with depth. Differs from Fixup: no scalar multipliers and biases are added (the paper's
+ * step 3); the convolutions' own per-channel biases stand in for the biases.
  */
 import * as layers from '../layers/index.js';
 import type { Layer, SymbolicTensor } from '../layers/layer.js';
-import type { Initializer } from '../initializers/index.js';
+import { varianceScaling, type Initializer } from '../initializers/index.js';
+import { ValueError } from '../core/errors.js';
 import { LayersModel } from './layersModel.js';
 import { input } from './inputLayer.js';
 
@@ -37,6 +46,12 @@ export interface ResnetArgs {
   residual?: boolean;
   /** A normalization layer after each convolution, or null for none. Default: BN. */
   normalize?: ((width: number) => Layer[]) | null;
+  /**
+   * Fixup-style initialization of a norm-free residual network (see the module comment): needs
+   * `residual: true` and `normalize: null`, and replaces `kernelInitializer` inside the branches
+   * and in the classifier. Default false.
+   */
+  fixup?: boolean;
   kernelInitializer?: string | Initializer;
   activation?: string;
   inputShape?: number[];
@@ -48,15 +63,25 @@ export interface ResnetArgs {
 export function buildResnet(args: ResnetArgs = {}): LayersModel {
   const {
     blocksPerStage = 3, widths = [16, 32, 64], inputPooling = 1, residual = true, normalize = () => [layers.batchNormalization()], kernelInitializer = 'glorotUniform',
-    activation = 'relu', inputShape = [28, 28], classes = 10, name,
+    activation = 'relu', inputShape = [28, 28], classes = 10, name, fixup = false,
   } = args;
+  if (fixup && (!residual || normalize)) {
+    throw new ValueError(
+      `buildResnet: fixup initializes a norm-free residual network, received residual: ${residual} and ` +
+        `${normalize ? 'a normalization' : 'no normalization'}. Pass residual: true and normalize: null with fixup: true.`,
+    );
+  }
+  const branches = 3 * blocksPerStage;
+  const branchFirst = fixup ? varianceScaling({ scale: 2 / branches, mode: 'fanIn', distribution: 'truncatedNormal' }) : kernelInitializer;
+  const branchLast = fixup ? 'zeros' : kernelInitializer;
   const x = input({ shape: inputShape });
   let h: SymbolicTensor = inputShape.length === 2 ? layers.reshape({ targetShape: [...inputShape, 1] }).apply(x) : x;
   if (inputPooling > 1) h = layers.averagePooling2d({ poolSize: inputPooling }).apply(h);
   // Convolution, then normalization (if any), then the activation unless `act` is false.
-  const convUnit = (t: SymbolicTensor, filters: number, kernelSize: number, strides: number, act: boolean): SymbolicTensor => {
+  const convUnit = (t: SymbolicTensor, filters: number, kernelSize: number, strides: number, act: boolean,
+    init: string | Initializer = kernelInitializer): SymbolicTensor => {
     const norms = normalize ? normalize(filters) : [];
-    let y = layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: norms.length === 0, kernelInitializer }).apply(t);
+    let y = layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: norms.length === 0, kernelInitializer: init }).apply(t);
     for (const n of norms) y = n.apply(y);
     return act ? layers.activation({ activation }).apply(y) : y;
   };
@@ -64,7 +89,7 @@ export function buildResnet(args: ResnetArgs = {}): LayersModel {
   widths.forEach((filters, stage) => {
     for (let b = 0; b < blocksPerStage; b++) {
       const strides = stage > 0 && b === 0 ? 2 : 1;
-      const y = convUnit(convUnit(h, filters, 3, strides, true), filters, 3, 1, false);
+      const y = convUnit(convUnit(h, filters, 3, strides, true, branchFirst), filters, 3, 1, false, branchLast);
       if (residual) {
         const shortcut = strides === 1 ? h : convUnit(h, filters, 1, strides, false);
         h = layers.add().apply([y, shortcut]);
@@ -75,6 +100,6 @@ export function buildResnet(args: ResnetArgs = {}): LayersModel {
     }
   });
   h = layers.globalAveragePooling2d().apply(h);
-  const out = layers.dense({ units: classes, activation: 'softmax', kernelInitializer }).apply(h);
+  const out = layers.dense({ units: classes, activation: 'softmax', kernelInitializer: fixup ? 'zeros' : kernelInitializer }).apply(h);
   return new LayersModel({ inputs: x, outputs: out, ...(name ? { name } : {}) });
 }
