@@ -347,6 +347,36 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   /** Floats of scratch for each part of a split kernel: `floats` rounded up to whole 64-byte lines. */
   const perPart = (floats: number): number => Math.ceil(floats / 16) * 16;
 
+  /**
+   * Whether a BN over rows×cols splits by rows: large, but narrower than the 32 columns a column
+   * split needs (two 16-column groups: with fewer, the threads' columns would share cache lines).
+   * ResNet's first stage normalizes 16 channels over 28×28 positions of every image.
+   */
+  const bnByRows = (rows: number, cols: number): boolean =>
+    parts > 1 && rows * cols >= THREADED_BN_MIN_VALUES && cols < 32 && rows >= 4 * parts;
+  /** `parts` ranges [start, end) of rows, as byRows splits them. */
+  const rowRanges = (rows: number): [number, number][] => {
+    const ranges: [number, number][] = [];
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = Math.round((rows * (t + 1)) / parts);
+      ranges.push([start, end]);
+      start = end;
+    }
+    return ranges;
+  };
+  /**
+   * Sums the `parts` partial sums of `cols` values at byte offsets `at(t)`, in part order, each
+   * addition rounded to float32 as a kernel's would be: column c of the result is total(c).
+   */
+  const partialTotals = (f32: Float32Array, cols: number, at: (t: number) => number): Float32Array => {
+    const totals = new Float32Array(cols);
+    for (let t = 0; t < parts; t++) {
+      const base = at(t) / 4;
+      for (let c = 0; c < cols; c++) totals[c] += f32[base + c];
+    }
+    return totals;
+  };
+
   // Per-sample terms of group norm's dgamma and dbeta (2·channels floats a sample), grown and kept.
   let termsPtr = -1;
   let termsBytes = 0;
@@ -549,6 +579,34 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pm = call.ptr(mean as Float32Array, cols, 'out');
       const pv = call.ptr(variance as Float32Array, cols, 'out');
       const pi = call.ptr(invStd as Float32Array, cols, 'out');
+      if (bnByRows(rows, cols)) {
+        // Each part of the rows sums its rows (pass 1, then the squared deviations of pass 2);
+        // this thread adds the parts and computes the coefficients; each part normalizes its rows.
+        const per = perPart(cols);
+        const base = scratch(per * (parts + 1));
+        const partial = (t: number) => base + t * per * 4;
+        const coef = partial(parts);
+        const ranges = rowRanges(rows);
+        const eps = Math.fround(epsilon);
+        runBlocks('batchNormRowsSums', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, r1 - r0, cols, partial(t)]), k.batchNormRowsSums);
+        let f32 = heap.heapF32;
+        const sums = partialTotals(f32, cols, partial);
+        for (let c = 0; c < cols; c++) f32[pm / 4 + c] = sums[c] / rows;
+        runBlocks('batchNormRowsSquares', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, pm, r1 - r0, cols, partial(t)]), k.batchNormRowsSquares);
+        f32 = heap.heapF32;
+        const squares = partialTotals(f32, cols, partial);
+        for (let c = 0; c < cols; c++) {
+          const v = Math.fround(squares[c] / rows);
+          const inv = Math.fround(1 / Math.sqrt(v + eps));
+          f32[pv / 4 + c] = v;
+          f32[pi / 4 + c] = inv;
+          f32[coef / 4 + c] = f32[pg / 4 + c] * inv;
+        }
+        runBlocks('batchNormRowsNormalize', ranges.map(([r0, r1]) => [px + r0 * cols * 4, pm, coef, pb, r1 - r0, cols, py + r0 * cols * 4]),
+          k.batchNormRowsNormalize);
+        call.finish();
+        return;
+      }
       // Columns are independent: each thread normalizes a range of them (scratch included).
       byColumns(n, cols, 'batchNormTrainStrided', k.batchNormTrainStrided,
         (o, width) => [px + o, pg + o, pb + o, rows, width, cols, py + o, pm + o, pv + o, pi + o, s + o, epsilon],
@@ -570,6 +628,33 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pdx = call.ptr(dx as Float32Array, n, 'out');
       const pdg = call.ptr(dgamma as Float32Array, cols, 'inout');
       const pdb = call.ptr(dbeta as Float32Array, cols, 'inout');
+      if (bnByRows(rows, cols)) {
+        // Each part of the rows sums Σdy and Σdy·x̂ over its rows; this thread adds the parts,
+        // accumulates dβ and dγ and computes the coefficients of dx; each part writes its rows of dx.
+        const per = perPart(cols);
+        const base = scratch(per * (2 * parts + 3));
+        const block = (i: number) => base + i * per * 4;
+        const ranges = rowRanges(rows);
+        runBlocks('batchNormRowsGradSums', ranges.map(([r0, r1], t) =>
+          [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pi, r1 - r0, cols, block(2 * t), block(2 * t + 1)]), k.batchNormRowsGradSums);
+        const f32 = heap.heapF32;
+        const s1 = partialTotals(f32, cols, (t) => block(2 * t));
+        const s2 = partialTotals(f32, cols, (t) => block(2 * t + 1));
+        const [pa, pbb, pk] = [block(2 * parts), block(2 * parts + 1), block(2 * parts + 2)];
+        for (let c = 0; c < cols; c++) {
+          const inv = f32[pi / 4 + c];
+          f32[pdb / 4 + c] += s1[c];
+          f32[pdg / 4 + c] += s2[c];
+          const a = Math.fround(f32[pg / 4 + c] * inv);
+          f32[pa / 4 + c] = a;
+          f32[pbb / 4 + c] = Math.fround(a * s1[c]) / rows;
+          f32[pk / 4 + c] = Math.fround(Math.fround(a * inv) * s2[c]) / rows;
+        }
+        runBlocks('batchNormRowsGradApply', ranges.map(([r0, r1]) =>
+          [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pa, pbb, pk, r1 - r0, cols, pdx + r0 * cols * 4]), k.batchNormRowsGradApply);
+        call.finish();
+        return;
+      }
       // Per range of columns: 3 scratch values per column, so ranges get disjoint scratch.
       byColumns(n, cols, 'batchNormGradStrided', k.batchNormGradStrided,
         (o, width) => [px + o, pdy + o, pg + o, pm + o, pi + o, rows, width, cols, pdx + o, pdg + o, pdb + o, s + 3 * o],

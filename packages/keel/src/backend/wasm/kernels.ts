@@ -39,6 +39,12 @@ export interface KernelExports {
     dx: number, dgamma: number, dbeta: number, scratch: number): void;
   batchNormInfer(x: number, mean: number, variance: number, gamma: number, beta: number, epsilon: number,
     rows: number, cols: number, y: number, scratch: number): void;
+  // Row-split BN (narrow matrices): per part of the rows, partial sums or the row-wise passes.
+  batchNormRowsSums(x: number, rows: number, cols: number, out: number): void;
+  batchNormRowsSquares(x: number, mean: number, rows: number, cols: number, out: number): void;
+  batchNormRowsNormalize(x: number, mean: number, k: number, beta: number, rows: number, cols: number, y: number): void;
+  batchNormRowsGradSums(x: number, dy: number, mean: number, invStd: number, rows: number, cols: number, sumDy: number, sumDyXhat: number): void;
+  batchNormRowsGradApply(x: number, dy: number, mean: number, a: number, b: number, k: number, rows: number, cols: number, dx: number): void;
   // Window kernels (assembly/conv.as): `geom` points at GEOMETRY_FIELDS as i32; [start, end) is a range of the outer index.
   im2col(x: number, cols: number, geom: number, rowStart: number, rowEnd: number): void;
   col2im(cols: number, dx: number, geom: number, nStart: number, nEnd: number): void;

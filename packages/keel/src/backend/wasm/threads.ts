@@ -48,6 +48,7 @@ export const POOL_KERNELS = [
   'maxPool', 'maxPoolGrad', 'avgPool', 'avgPoolGrad',
   'groupNorm', 'groupNormGradPartial',
   'addBias', 'unary', 'unaryGrad',
+  'batchNormRowsSums', 'batchNormRowsSquares', 'batchNormRowsNormalize', 'batchNormRowsGradSums', 'batchNormRowsGradApply',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 /** Argument positions holding a float (batchNormTrainStrided's and groupNorm's epsilon; the optimizers' rates and decays). */
@@ -59,6 +60,7 @@ export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   maxPool: [], maxPoolGrad: [], avgPool: [], avgPoolGrad: [],
   groupNorm: [3], groupNormGradPartial: [],
   addBias: [], unary: [4], unaryGrad: [6],
+  batchNormRowsSums: [], batchNormRowsSquares: [], batchNormRowsNormalize: [], batchNormRowsGradSums: [], batchNormRowsGradApply: [],
 };
 export const NO_BLOCK = 0;
 export const FREE = 1;
