@@ -27,13 +27,15 @@ export function isPointwise(g: Conv2DGeometry): boolean {
 
 /**
  * The window matrix is built and consumed a few images at a time, so that it stays in cache
- * between im2col writing it and the GEMM reading it: about this many floats (4 MB) per chunk. A
- * whole batch of 128 images of 28×28×32 makes a 115 MB matrix, which streams through memory
- * twice. Measured on the cnn model (2 cores, 2026-12-01, medians of 8 steps, 3 runs each): a
- * step at batch 128 took 228 ms with 1M floats, 233 with 512K, 237 with 4M, 249 with 256K and 248
- * unchunked; at batch 32, 62 ms against 65 unchunked and 71 with 256K.
+ * between im2col writing it and the GEMM reading it: about this many floats (1 MB) per chunk, half
+ * of it per thread, within each core's 2 MB L2. A whole batch of 128 images of 28×28×32 makes a
+ * 115 MB matrix, which streams through memory twice. Measured on 2 cores (2026-12-02, the
+ * calling process alone, interleaved runs of one epoch of 512 or 1,024 images): ResNet-20 trained
+ * at 263-280 samples/s at batch 64 with 256K floats against 227-245 with 1M and 217 with 64K, and
+ * at 259-266 against 245-250 at batch 128; the cnn model at 502-530 against 472-503 at batch 128
+ * (within noise). An earlier measurement of the cnn model alone (2026-12-01) had favoured 1M.
  */
-export const IM2COL_CHUNK_FLOATS = 1 << 20;
+export const IM2COL_CHUNK_FLOATS = 1 << 18;
 
 /** Images per chunk of the window matrix for geometry `g` (at least 1). */
 export function imagesPerChunk(g: Conv2DGeometry): number {
