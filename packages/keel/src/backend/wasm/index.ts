@@ -226,6 +226,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return p.ptr;
   };
 
+  /** `parts` ranges [start, end) of [0, total), as even as whole units allow (rows, images, samples). */
+  function evenRanges(total: number): [number, number][] {
+    const ranges: [number, number][] = [];
+    for (let t = 0, start = 0; t < parts; t++) {
+      const end = Math.round((total * (t + 1)) / parts);
+      ranges.push([start, end]);
+      start = end;
+    }
+    return ranges;
+  }
+
   /**
    * Runs an optimizer update (or a fill) over n values: `parts` contiguous ranges across the pool when n is
    * large enough, matching the halves of W that the GEMMs give each thread (see chooseGemmSplit),
@@ -252,12 +263,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       (kernel as (...args: number[]) => void)(...block(0, rows));
       return;
     }
-    const ranges: number[][] = [];
-    for (let t = 0, start = 0; t < parts; t++) {
-      const end = Math.round((rows * (t + 1)) / parts);
-      ranges.push(block(start * cols * 4, end - start));
-      start = end;
-    }
+    const ranges = evenRanges(rows).map(([start, end]) => block(start * cols * 4, end - start));
     runBlocks(name, ranges, kernel as (...args: number[]) => void);
   }
 
@@ -320,12 +326,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       (kernel as (...args: number[]) => void)(...block(0, total));
       return;
     }
-    const ranges: number[][] = [];
-    for (let t = 0, start = 0; t < parts; t++) {
-      const end = Math.round((total * (t + 1)) / parts);
-      ranges.push(block(start, end));
-      start = end;
-    }
+    const ranges = evenRanges(total).map(([start, end]) => block(start, end));
     runBlocks(name, ranges, kernel as (...args: number[]) => void);
   }
 
@@ -336,13 +337,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    */
   function sampleRanges(batch: number, values: number): [number, number][] {
     if (parts < 2 || values < THREADED_BN_MIN_VALUES || batch < parts) return [[0, batch]];
-    const ranges: [number, number][] = [];
-    for (let t = 0, start = 0; t < parts; t++) {
-      const end = Math.round((batch * (t + 1)) / parts);
-      ranges.push([start, end]);
-      start = end;
-    }
-    return ranges;
+    return evenRanges(batch);
   }
   /** Floats of scratch for each part of a split kernel: `floats` rounded up to whole 64-byte lines. */
   const perPart = (floats: number): number => Math.ceil(floats / 16) * 16;
@@ -354,16 +349,6 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    */
   const bnByRows = (rows: number, cols: number): boolean =>
     parts > 1 && rows * cols >= THREADED_BN_MIN_VALUES && cols < 32 && rows >= 4 * parts;
-  /** `parts` ranges [start, end) of rows, as byRows splits them. */
-  const rowRanges = (rows: number): [number, number][] => {
-    const ranges: [number, number][] = [];
-    for (let t = 0, start = 0; t < parts; t++) {
-      const end = Math.round((rows * (t + 1)) / parts);
-      ranges.push([start, end]);
-      start = end;
-    }
-    return ranges;
-  };
   /**
    * Sums the `parts` partial sums of `cols` values at byte offsets `at(t)`, in part order, each
    * addition rounded to float32 as a kernel's would be: column c of the result is total(c).
@@ -586,7 +571,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         const base = scratch(per * (parts + 1));
         const partial = (t: number) => base + t * per * 4;
         const coef = partial(parts);
-        const ranges = rowRanges(rows);
+        const ranges = evenRanges(rows);
         const eps = Math.fround(epsilon);
         runBlocks('batchNormRowsSums', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, r1 - r0, cols, partial(t)]), k.batchNormRowsSums);
         let f32 = heap.heapF32;
@@ -634,7 +619,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         const per = perPart(cols);
         const base = scratch(per * (2 * parts + 3));
         const block = (i: number) => base + i * per * 4;
-        const ranges = rowRanges(rows);
+        const ranges = evenRanges(rows);
         runBlocks('batchNormRowsGradSums', ranges.map(([r0, r1], t) =>
           [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pi, r1 - r0, cols, block(2 * t), block(2 * t + 1)]), k.batchNormRowsGradSums);
         const f32 = heap.heapF32;
