@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as keel from 'keel';
 import { createWasmBackend } from '../packages/keel/src/backend/wasm/index.js';
+import { backend } from '../packages/keel/src/backend/backend.js';
+import { measureSimdPeak } from './simd-peak.js';
 import { randomFloats, randomLabels, timeIt, reportPeers, runTorchPeers, type Figure } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -51,10 +53,44 @@ async function runKeel(threads: number): Promise<Figure[]> {
   return figures;
 }
 
+/**
+ * Floating-point operations of one training sample: 2·m·n·k summed over the GEMMs of one step at
+ * batch 64 (every convolution and Dense, forward and backward), divided by the batch. PyTorch runs
+ * the same convolutions, so samples/s times this is each peer's GFLOP/s.
+ */
+async function trainingFlopsPerSample(): Promise<number> {
+  const b = backend();
+  const gemm = b.gemm;
+  let flops = 0;
+  b.gemm = (...args: Parameters<typeof gemm>) => { flops += 2 * args[3] * args[4] * args[5]; return gemm.apply(b, args); };
+  try {
+    const model = resnet();
+    await model.trainOnBatch(keel.tensor(randomFloats(64 * 784, 3), [64, 28, 28]), keel.tensor(randomLabels(64, 4), [64]));
+  } finally {
+    b.gemm = gemm;
+  }
+  return flops / 64;
+}
+
 const peers: Record<string, Figure[]> = {};
 process.stderr.write('Keel wasm, 2 threads...\n');
 peers['Keel wasm'] = await runKeel(2);
 process.stderr.write('Keel wasm, 1 thread...\n');
 peers['Keel wasm 1T'] = await runKeel(1);
 const torchVersion = process.argv.includes('--no-torch') ? null : runTorchPeers(join(here, 'torch_resnet.py'), quick, peers);
-reportPeers(join(here, 'results'), 'resnet', peers, { quick, torchVersion });
+const flops = await trainingFlopsPerSample();
+const peak = await measureSimdPeak(2);
+const ceiling = (peak * 1e9) / flops;
+reportPeers(join(here, 'results'), 'resnet', peers, { quick, torchVersion, trainingFlopsPerSample: flops, simdPeakGflops2T: peak });
+// What the vector width allows: at wasm SIMD's peak on 2 threads, with every cycle a fused
+// multiply-add and nothing else, training could reach `ceiling` samples/s.
+const rate = (name: string, batch: number) => peers[name]?.find((f) => f.workload === `resnet train, batch ${batch}`)?.value;
+console.log(`\nTraining work: ${(flops / 1e6).toFixed(0)} MFLOP per sample (GEMMs of one step). wasm f32x4 FMA peak on 2 threads: ` +
+  `${peak.toFixed(0)} GFLOP/s, so at most ${Math.round(ceiling)} samples/s.`);
+for (const name of Object.keys(peers)) {
+  const rates = [64, 128].map((batch) => rate(name, batch)).filter((r): r is number => r !== undefined);
+  if (rates.length) {
+    console.log(`${name}: ${rates.map((r) => ((r * flops) / 1e9).toFixed(0)).join(' and ')} GFLOP/s at batch 64 and 128 ` +
+      `(${rates.map((r) => `${Math.round((r / ceiling) * 100)}%`).join(' and ')} of the wasm ceiling)`);
+  }
+}
