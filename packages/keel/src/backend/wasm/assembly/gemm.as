@@ -63,6 +63,16 @@ function packA(a: usize, dst: usize, m: i32, lda: i32, p0: i32, kc: i32, transA:
         dst += 4 * MR * 4;
         src += 16;
       }
+    } else {
+      // op(A)'s rows are A's columns: one k-step of the panel is MR = 6 adjacent floats of A, moved
+      // as a vector and a 64-bit word (the weight gradient colsᵀ·dy packs this way; one float at
+      // a time, packing took longer than the panel's multiply-adds when n is 16).
+      for (; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        store<u64>(dst, load<u64>(src, 16), 16);
+        dst += MR * 4;
+        src += colStride;
+      }
     }
     for (; p < kc; p++) {
       for (let r = 0; r < MR; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * rowStride));
