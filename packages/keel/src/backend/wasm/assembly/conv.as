@@ -21,10 +21,17 @@ export function im2col(x: usize, cols: usize, geom: usize, rowStart: i32, rowEnd
   const padTop = g(geom, 12), padLeft = g(geom, 13);
   const K = fh * fw * C;
   const runBytes = <usize>(fw * C) << 2;
-  for (let row = rowStart; row < rowEnd; row++) {
-    const ow = row % outW;
-    const oh = (row / outW) % outH;
-    const n = row / (outW * outH);
+  // The output position (n, oh, ow) of the first row, then stepped along: three integer divisions
+  // per row cost as much as its copies at 16 channels.
+  let ow = rowStart % outW, oh = (rowStart / outW) % outH, n = rowStart / (outW * outH);
+  for (let row = rowStart; row < rowEnd; row++, ow++) {
+    if (ow == outW) {
+      ow = 0;
+      if (++oh == outH) {
+        oh = 0;
+        n++;
+      }
+    }
     let to = cols + (<usize>row * K << 2);
     const iw0 = ow * sw - padLeft;
     for (let i = 0; i < fh; i++, to += runBytes) {
