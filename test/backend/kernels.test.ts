@@ -425,7 +425,7 @@ test('bias + activation and BN inference split by rows across two threads match 
   assert.equal(threaded.workerBlocks, 3, 'blocks the worker ran (2 bias + activation, 1 BN inference)');
 });
 
-test('activations, their gradients and vector sums split across two threads match the reference', { skip }, async () => {
+test('activations, their gradients, vector sums and bias rows split across two threads match the reference', { skip }, async () => {
   const { threaded, inHeap } = await twoThreads();
   const n = 70001; // above THREADED_PASS_MIN_VALUES, and not a multiple of 16
   const x = random(n, 'plain', -3, 3), dy = random(n, 'plain');
@@ -441,12 +441,20 @@ test('activations, their gradients and vector sums split across two threads matc
     close(dxW, dxJs, 1e-6, `threaded unaryGrad (${kind})`);
     blocks += 2;
   }
-  // One row: the vector sum of the merge layers and of gradients where a tensor fans out.
-  const sumJs = Float32Array.from(x);
-  js.addBias(sumJs, dy, 1, n);
-  const sumW = inHeap(x);
-  threaded.addBias(sumW, inHeap(dy), 1, n);
-  close(sumW, sumJs, 0, 'threaded addBias over one row');
+  // The vector sum of the merge layers and of gradients where a tensor fans out, into a third
+  // array and in place, in wasm memory and outside it (staged).
+  const sumJs = new Float32Array(n);
+  js.add(x, dy, sumJs, n);
+  const sumW = inHeap(new Float32Array(n));
+  threaded.add(inHeap(x), inHeap(dy), sumW, n);
+  close(sumW, sumJs, 0, 'threaded add');
+  const inPlace = inHeap(x);
+  threaded.add(inPlace, inHeap(dy), inPlace, n);
+  close(inPlace, sumJs, 0, 'threaded add in place');
+  const plain = Float32Array.from(x);
+  threaded.add(plain, dy, plain, n);
+  close(plain, sumJs, 0, 'threaded add of arrays outside wasm memory, in place');
+  blocks += 3;
   // Rows of a bias: split by rows.
   const [rows, cols] = [301, 300];
   const bias = random(cols, 'plain'), x2 = random(rows * cols, 'plain');
@@ -455,7 +463,7 @@ test('activations, their gradients and vector sums split across two threads matc
   const biasW = inHeap(x2);
   threaded.addBias(biasW, inHeap(bias), rows, cols);
   close(biasW, biasJs, 0, 'threaded addBias by rows');
-  blocks += 2;
+  blocks += 1;
   assert.equal(threaded.workerBlocks, blocks, 'blocks the worker ran');
 });
 

@@ -39,6 +39,12 @@ export interface Backend {
   addBias(x: FloatArray, bias: FloatArray, rows: number, cols: number): void;
 
   /**
+   * out = a + b over n values (the merge layers' sum, and gradients summed where a tensor fans
+   * out). `out` may alias `a` or `b`.
+   */
+  add(a: FloatArray, b: FloatArray, out: FloatArray, n: number): void;
+
+  /**
    * y[r, c] = f(x[r, c] + bias[c]) for a rows×cols matrix, in one pass: x is updated in place to
    * x + bias (the pre-activation, which a backward needs) and y gets the activation of it. `y` may
    * alias `x` (the pre-activation is then not kept). `alpha` is the slope of leakyRelu.

@@ -2,7 +2,7 @@
  * The arithmetic of the merge layers on flat arrays (see merge.ts for the formulas). Elementwise
  * and memory-bound: plain loops, the same on every backend, except the sum of Add and Average,
  * which every residual block runs on its whole activation and so goes to the backend's vector add
- * (addBias with one row: threaded on wasm).
+ * (threaded on wasm).
  */
 import type { Tensor } from '../core/tensor.js';
 import { backendFor } from '../backend/backend.js';
@@ -13,9 +13,10 @@ type Values = Tensor['values'];
 export function elementwiseSum(xs: readonly Tensor[], scale: number, out: Tensor): void {
   const o = out.values;
   const n = o.length;
-  o.set(xs[0].values.subarray(0, n));
   const be = backendFor(out.dtype);
-  for (let k = 1; k < xs.length; k++) be.addBias(o, xs[k].values, 1, n);
+  if (xs.length === 1) o.set(xs[0].values.subarray(0, n));
+  else be.add(xs[0].values, xs[1].values, o, n);
+  for (let k = 2; k < xs.length; k++) be.add(o, xs[k].values, o, n);
   if (scale !== 1) for (let i = 0; i < n; i++) o[i] *= scale;
 }
 

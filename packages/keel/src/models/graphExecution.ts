@@ -58,21 +58,20 @@ export function backwardGraph(
   const grads: (Tensor | null)[] = graph.shapes.map(() => null);
   const received = graph.shapes.map(() => 0);
   // A tensor read once takes its one gradient as it is (no copy on a path); a tensor read several
-  // times sums them in a buffer of its own, so that no layer's buffer is written by another.
+  // times sums them in a buffer of its own, so that no layer's buffer is written by another: the
+  // first gradient is kept as it is (its layer does not write it again this step), the second
+  // adds to it into the sum's buffer, later ones add in place.
   const accumulate = (id: number, g: Tensor): void => {
     const uses = graph.uses[id];
-    if (uses === 1) {
+    const seen = received[id]++;
+    if (uses === 1 || seen === 0) {
       grads[id] = g;
       return;
     }
-    if (received[id]++ === 0) {
-      const sum = buffer(`grad${id}`, g.shape, g.dtype);
-      sum.values.set(g.values);
-      grads[id] = sum;
-      return;
-    }
-    const s = grads[id]!;
-    backendFor(s.dtype).addBias(s.values, g.values, 1, s.size); // s += g, threaded on wasm
+    const first = grads[id]!;
+    const sum = seen === 1 ? buffer(`grad${id}`, g.shape, g.dtype) : first;
+    backendFor(g.dtype).add(first.values, g.values, sum.values, g.size);
+    grads[id] = sum;
   };
   const outputId = graph.outputs[0];
   if (!fusedOutput) accumulate(outputId, dOutput);

@@ -25,6 +25,9 @@ export function createJsBackend(): Backend {
         for (let c = 0; c < cols; c++) x[o + c] += bias[c];
       }
     },
+    add(a, b, out, n) {
+      for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+    },
     addBiasActivation(x, bias, y, rows, cols, kind, alpha) {
       for (let r = 0; r < rows; r++) {
         const o = r * cols;

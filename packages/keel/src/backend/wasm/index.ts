@@ -243,7 +243,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
    * so that each thread updates the values it reads and writes anyway. `block(offsetBytes, length)`
    * gives a range's arguments.
    */
-  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue' | 'addBias' | 'unary' | 'unaryGrad', kernel: unknown,
+  function byRanges(n: number, name: 'sgdUpdate' | 'adamUpdate' | 'rmspropUpdate' | 'nadamUpdate' | 'fillValue' | 'addBias' | 'addVectors' | 'unary' | 'unaryGrad', kernel: unknown,
     block: (offsetBytes: number, length: number) => number[]): void {
     if (parts < 2 || n < THREADED_PASS_MIN_VALUES) {
       (kernel as (...args: number[]) => void)(...block(0, n));
@@ -435,10 +435,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (!allFloat32(x, bias)) return js.addBias(x, bias, rows, cols);
       const px = call.ptr(x as Float32Array, rows * cols, 'inout');
       const pb = call.ptr(bias as Float32Array, cols, 'in');
-      // One row is a vector sum (the merge layers, gradients summed where a tensor fans out): split
-      // its columns; several rows split by rows, as bias + activation does.
-      if (rows === 1) byRanges(cols, 'addBias', k.addBias, (o, len) => [px + o, pb + o, 1, len]);
-      else byRows(rows, cols, 'addBias', k.addBias, (o, r) => [px + o, pb, r, cols]);
+      byRows(rows, cols, 'addBias', k.addBias, (o, r) => [px + o, pb, r, cols]);
+      call.finish();
+    },
+
+    add(a, b, out, n) {
+      if (!allFloat32(a, b, out)) return js.add(a, b, out, n);
+      const pa = call.ptr(a as Float32Array, n, 'in');
+      const pb = call.ptr(b as Float32Array, n, 'in');
+      const po = call.ptr(out as Float32Array, n, 'out');
+      byRanges(n, 'addVectors', k.addVectors, (o, len) => [pa + o, pb + o, po + o, len]);
       call.finish();
     },
 

@@ -13,6 +13,7 @@ export interface KernelExports {
     transA: number, transB: number, accumulate: number, scratch: number): void;
   gemmScratchFloats(m: number, n: number, k: number): number;
   addBias(x: number, bias: number, rows: number, cols: number): void;
+  addVectors(a: number, b: number, out: number, n: number): void;
   addBiasActivation(x: number, bias: number, y: number, rows: number, cols: number, kind: number, alpha: number): void;
   columnSums(x: number, rows: number, cols: number, out: number, accumulate: number): void;
   fillValue(x: number, n: number, value: number): void;

@@ -47,7 +47,7 @@ export const POOL_KERNELS = [
   'im2col', 'col2im', 'depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter',
   'maxPool', 'maxPoolGrad', 'avgPool', 'avgPoolGrad',
   'groupNorm', 'groupNormGradPartial',
-  'addBias', 'unary', 'unaryGrad',
+  'addBias', 'addVectors', 'unary', 'unaryGrad',
   'batchNormRowsSums', 'batchNormRowsSquares', 'batchNormRowsNormalize', 'batchNormRowsGradSums', 'batchNormRowsGradApply',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
@@ -59,7 +59,7 @@ export const FLOAT_ARGS: Record<PoolKernel, number[]> = {
   im2col: [], col2im: [], depthwiseConv2d: [], depthwiseConv2dBackpropInput: [], depthwiseConv2dBackpropFilter: [],
   maxPool: [], maxPoolGrad: [], avgPool: [], avgPoolGrad: [],
   groupNorm: [3], groupNormGradPartial: [],
-  addBias: [], unary: [4], unaryGrad: [6],
+  addBias: [], addVectors: [], unary: [4], unaryGrad: [6],
   batchNormRowsSums: [], batchNormRowsSquares: [], batchNormRowsNormalize: [], batchNormRowsGradSums: [], batchNormRowsGradApply: [],
 };
 export const NO_BLOCK = 0;

@@ -26,6 +26,19 @@ export function addBias(x: usize, bias: usize, rows: i32, cols: i32): void {
   }
 }
 
+/** out[0..n) = a[0..n) + b[0..n); out may alias a or b. */
+export function addVectors(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
 /**
  * x[r, c] += bias[c] and y[r, c] = f(x[r, c]) in one pass over each row (y may alias x). The
  * piecewise-linear activations run 4 lanes at a time; the others add the bias to a row and then

@@ -1,6 +1,6 @@
 // AssemblyScript entry point: every kernel the wasm backend calls (see ../kernels.ts).
 export { gemm, gemmStrided, gemmScratchFloats } from './gemm';
-export { addBias, addBiasActivation, columnSums, fillValue, findNonFinite, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
+export { addBias, addVectors, addBiasActivation, columnSums, fillValue, findNonFinite, unary, unaryGrad, softmax, softmaxGrad } from './elementwise';
 export {
   batchNormTrain, batchNormTrainStrided, batchNormGrad, batchNormGradStrided, batchNormInfer,
   batchNormRowsSums, batchNormRowsSquares, batchNormRowsNormalize, batchNormRowsGradSums, batchNormRowsGradApply,
