@@ -89,16 +89,20 @@ export function col2im(cols: usize, dx: usize, geom: usize, nStart: i32, nEnd: i
       for (let ow = 0; ow < outW; ow++) {
         const row = (n * outH + oh) * outW + ow;
         let from = cols + (<usize>row * K << 2);
-        for (let i = 0; i < fh; i++) {
+        const iw0 = ow * sw - padLeft;
+        for (let i = 0; i < fh; i++, from += <usize>(fw * C) << 2) {
           const ih = oh * sh - padTop + i * dh;
-          if (ih < 0 || ih >= inH) {
-            from += <usize>(fw * C) << 2;
-            continue;
-          }
-          for (let j = 0; j < fw; j++, from += <usize>C << 2) {
-            const iw = ow * sw - padLeft + j * dw;
-            if (iw < 0 || iw >= inW) continue;
-            addInto(dx + (<usize>(((n * inH + ih) * inW + iw) * C) << 2), from, C);
+          if (ih < 0 || ih >= inH) continue;
+          const pixelRow = dx + (<usize>((n * inH + ih) * inW) * C << 2);
+          if (dw == 1) {
+            // Taps [lo, hi) fall inside the image, adjacent in dx as in cols: one run.
+            const lo = max(0, -iw0), hi = min(fw, inW - iw0);
+            if (hi > lo) addInto(pixelRow + (<usize>((iw0 + lo) * C) << 2), from + (<usize>(lo * C) << 2), (hi - lo) * C);
+          } else {
+            for (let j = 0; j < fw; j++) {
+              const iw = iw0 + j * dw;
+              if (iw >= 0 && iw < inW) addInto(pixelRow + (<usize>(iw * C) << 2), from + (<usize>(j * C) << 2), C);
+            }
           }
         }
       }
