@@ -47,10 +47,11 @@ for (const key of Object.keys(be)) {
     const t = performance.now();
     const result = (f as (...a: unknown[]) => unknown)(...args);
     const ms = performance.now() - t;
-    const s = stats.get(label(key, args)) ?? { calls: 0, ms: 0 };
+    const name = label(key, args);
+    const s = stats.get(name) ?? { calls: 0, ms: 0 };
     s.calls++;
     s.ms += ms;
-    stats.set(label(key, args), s);
+    stats.set(name, s);
     return result;
   };
 }

@@ -28,12 +28,10 @@ const CURVE_POINTS = 10;
 
 interface Config { depth: number; residual: boolean; bn: boolean; fixup: boolean; label: string }
 
-const labelOf = (depth: number, residual: boolean, bn: boolean, fixup = false) =>
-  `${depth} layers, ${residual ? 'residual' : 'plain'}, ${bn ? 'BN' : fixup ? 'Fixup, no BN' : 'no BN'}`;
-
 /** The five kinds of network, as [residual, bn, fixup]. */
 const KINDS: [boolean, boolean, boolean][] = [[true, true, false], [true, false, false], [true, false, true], [false, true, false], [false, false, false]];
 const kindName = (residual: boolean, bn: boolean, fixup: boolean) => `${residual ? 'residual' : 'plain'}, ${bn ? 'BN' : fixup ? 'Fixup, no BN' : 'no BN'}`;
+const labelOf = (depth: number, residual: boolean, bn: boolean, fixup = false) => `${depth} layers, ${kindName(residual, bn, fixup)}`;
 
 function build(c: Config): Sequential {
   return zoo.buildResnet({

@@ -368,6 +368,65 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return totals;
   };
 
+  /**
+   * BN training forward split by rows (pointers into the heap): each part sums its rows (pass 1,
+   * then the squared deviations of pass 2); this thread adds the parts and computes the
+   * coefficients; each part normalizes its rows.
+   */
+  function bnTrainByRows(px: number, pg: number, pb: number, epsilon: number, rows: number, cols: number,
+    py: number, pm: number, pv: number, pi: number): void {
+    const per = perPart(cols);
+    const base = scratch(per * (parts + 1));
+    const partial = (t: number) => base + t * per * 4;
+    const coef = partial(parts);
+    const ranges = evenRanges(rows);
+    const eps = Math.fround(epsilon);
+    const f32 = heap.heapF32; // nothing is allocated from here on
+    runBlocks('batchNormRowsSums', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, r1 - r0, cols, partial(t)]), k.batchNormRowsSums);
+    const sums = partialTotals(f32, cols, partial);
+    for (let c = 0; c < cols; c++) f32[pm / 4 + c] = sums[c] / rows;
+    runBlocks('batchNormRowsSquares', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, pm, r1 - r0, cols, partial(t)]), k.batchNormRowsSquares);
+    const squares = partialTotals(f32, cols, partial);
+    for (let c = 0; c < cols; c++) {
+      const v = Math.fround(squares[c] / rows);
+      const inv = Math.fround(1 / Math.sqrt(v + eps));
+      f32[pv / 4 + c] = v;
+      f32[pi / 4 + c] = inv;
+      f32[coef / 4 + c] = f32[pg / 4 + c] * inv;
+    }
+    runBlocks('batchNormRowsNormalize', ranges.map(([r0, r1]) => [px + r0 * cols * 4, pm, coef, pb, r1 - r0, cols, py + r0 * cols * 4]),
+      k.batchNormRowsNormalize);
+  }
+
+  /**
+   * BN backward split by rows: each part sums Σdy and Σdy·x̂ over its rows; this thread adds the
+   * parts, accumulates dβ and dγ and computes the coefficients of dx; each part writes its rows of dx.
+   */
+  function bnGradByRows(px: number, pdy: number, pg: number, pm: number, pi: number, rows: number, cols: number,
+    pdx: number, pdg: number, pdb: number): void {
+    const per = perPart(cols);
+    const base = scratch(per * (2 * parts + 3));
+    const block = (i: number) => base + i * per * 4;
+    const ranges = evenRanges(rows);
+    runBlocks('batchNormRowsGradSums', ranges.map(([r0, r1], t) =>
+      [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pi, r1 - r0, cols, block(2 * t), block(2 * t + 1)]), k.batchNormRowsGradSums);
+    const f32 = heap.heapF32;
+    const s1 = partialTotals(f32, cols, (t) => block(2 * t));
+    const s2 = partialTotals(f32, cols, (t) => block(2 * t + 1));
+    const [pa, pbb, pk] = [block(2 * parts), block(2 * parts + 1), block(2 * parts + 2)];
+    for (let c = 0; c < cols; c++) {
+      const inv = f32[pi / 4 + c];
+      f32[pdb / 4 + c] += s1[c];
+      f32[pdg / 4 + c] += s2[c];
+      const a = Math.fround(f32[pg / 4 + c] * inv);
+      f32[pa / 4 + c] = a;
+      f32[pbb / 4 + c] = Math.fround(a * s1[c]) / rows;
+      f32[pk / 4 + c] = Math.fround(Math.fround(a * inv) * s2[c]) / rows;
+    }
+    runBlocks('batchNormRowsGradApply', ranges.map(([r0, r1]) =>
+      [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pa, pbb, pk, r1 - r0, cols, pdx + r0 * cols * 4]), k.batchNormRowsGradApply);
+  }
+
   // Per-sample terms of group norm's dgamma and dbeta (2·channels floats a sample), grown and kept.
   let termsPtr = -1;
   let termsBytes = 0;
@@ -567,7 +626,6 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (!allFloat32(x, gamma, beta, y, mean, variance, invStd)) {
         return js.batchNormTrain(x, gamma, beta, epsilon, rows, cols, y, mean, variance, invStd);
       }
-      const s = scratch(cols);
       const n = rows * cols;
       const px = call.ptr(x as Float32Array, n, 'in');
       const pg = call.ptr(gamma as Float32Array, cols, 'in');
@@ -576,38 +634,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pm = call.ptr(mean as Float32Array, cols, 'out');
       const pv = call.ptr(variance as Float32Array, cols, 'out');
       const pi = call.ptr(invStd as Float32Array, cols, 'out');
-      if (bnByRows(rows, cols)) {
-        // Each part of the rows sums its rows (pass 1, then the squared deviations of pass 2);
-        // this thread adds the parts and computes the coefficients; each part normalizes its rows.
-        const per = perPart(cols);
-        const base = scratch(per * (parts + 1));
-        const partial = (t: number) => base + t * per * 4;
-        const coef = partial(parts);
-        const ranges = evenRanges(rows);
-        const eps = Math.fround(epsilon);
-        runBlocks('batchNormRowsSums', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, r1 - r0, cols, partial(t)]), k.batchNormRowsSums);
-        let f32 = heap.heapF32;
-        const sums = partialTotals(f32, cols, partial);
-        for (let c = 0; c < cols; c++) f32[pm / 4 + c] = sums[c] / rows;
-        runBlocks('batchNormRowsSquares', ranges.map(([r0, r1], t) => [px + r0 * cols * 4, pm, r1 - r0, cols, partial(t)]), k.batchNormRowsSquares);
-        f32 = heap.heapF32;
-        const squares = partialTotals(f32, cols, partial);
-        for (let c = 0; c < cols; c++) {
-          const v = Math.fround(squares[c] / rows);
-          const inv = Math.fround(1 / Math.sqrt(v + eps));
-          f32[pv / 4 + c] = v;
-          f32[pi / 4 + c] = inv;
-          f32[coef / 4 + c] = f32[pg / 4 + c] * inv;
-        }
-        runBlocks('batchNormRowsNormalize', ranges.map(([r0, r1]) => [px + r0 * cols * 4, pm, coef, pb, r1 - r0, cols, py + r0 * cols * 4]),
-          k.batchNormRowsNormalize);
-        call.finish();
-        return;
+      if (bnByRows(rows, cols)) bnTrainByRows(px, pg, pb, epsilon, rows, cols, py, pm, pv, pi);
+      else {
+        // Columns are independent: each thread normalizes a range of them (scratch included).
+        const s = scratch(cols);
+        byColumns(n, cols, 'batchNormTrainStrided', k.batchNormTrainStrided,
+          (o, width) => [px + o, pg + o, pb + o, rows, width, cols, py + o, pm + o, pv + o, pi + o, s + o, epsilon],
+          () => k.batchNormTrain(px, pg, pb, epsilon, rows, cols, py, pm, pv, pi, s));
       }
-      // Columns are independent: each thread normalizes a range of them (scratch included).
-      byColumns(n, cols, 'batchNormTrainStrided', k.batchNormTrainStrided,
-        (o, width) => [px + o, pg + o, pb + o, rows, width, cols, py + o, pm + o, pv + o, pi + o, s + o, epsilon],
-        () => k.batchNormTrain(px, pg, pb, epsilon, rows, cols, py, pm, pv, pi, s));
       call.finish();
     },
 
@@ -615,7 +649,6 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (!allFloat32(x, dy, gamma, mean, invStd, dx, dgamma, dbeta)) {
         return js.batchNormGrad(x, dy, gamma, mean, invStd, rows, cols, dx, dgamma, dbeta);
       }
-      const s = scratch(3 * cols);
       const n = rows * cols;
       const px = call.ptr(x as Float32Array, n, 'in');
       const pdy = call.ptr(dy as Float32Array, n, 'in');
@@ -625,37 +658,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const pdx = call.ptr(dx as Float32Array, n, 'out');
       const pdg = call.ptr(dgamma as Float32Array, cols, 'inout');
       const pdb = call.ptr(dbeta as Float32Array, cols, 'inout');
-      if (bnByRows(rows, cols)) {
-        // Each part of the rows sums Σdy and Σdy·x̂ over its rows; this thread adds the parts,
-        // accumulates dβ and dγ and computes the coefficients of dx; each part writes its rows of dx.
-        const per = perPart(cols);
-        const base = scratch(per * (2 * parts + 3));
-        const block = (i: number) => base + i * per * 4;
-        const ranges = evenRanges(rows);
-        runBlocks('batchNormRowsGradSums', ranges.map(([r0, r1], t) =>
-          [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pi, r1 - r0, cols, block(2 * t), block(2 * t + 1)]), k.batchNormRowsGradSums);
-        const f32 = heap.heapF32;
-        const s1 = partialTotals(f32, cols, (t) => block(2 * t));
-        const s2 = partialTotals(f32, cols, (t) => block(2 * t + 1));
-        const [pa, pbb, pk] = [block(2 * parts), block(2 * parts + 1), block(2 * parts + 2)];
-        for (let c = 0; c < cols; c++) {
-          const inv = f32[pi / 4 + c];
-          f32[pdb / 4 + c] += s1[c];
-          f32[pdg / 4 + c] += s2[c];
-          const a = Math.fround(f32[pg / 4 + c] * inv);
-          f32[pa / 4 + c] = a;
-          f32[pbb / 4 + c] = Math.fround(a * s1[c]) / rows;
-          f32[pk / 4 + c] = Math.fround(Math.fround(a * inv) * s2[c]) / rows;
-        }
-        runBlocks('batchNormRowsGradApply', ranges.map(([r0, r1]) =>
-          [px + r0 * cols * 4, pdy + r0 * cols * 4, pm, pa, pbb, pk, r1 - r0, cols, pdx + r0 * cols * 4]), k.batchNormRowsGradApply);
-        call.finish();
-        return;
+      if (bnByRows(rows, cols)) bnGradByRows(px, pdy, pg, pm, pi, rows, cols, pdx, pdg, pdb);
+      else {
+        // Per range of columns: 3 scratch values per column, so ranges get disjoint scratch.
+        const s = scratch(3 * cols);
+        byColumns(n, cols, 'batchNormGradStrided', k.batchNormGradStrided,
+          (o, width) => [px + o, pdy + o, pg + o, pm + o, pi + o, rows, width, cols, pdx + o, pdg + o, pdb + o, s + 3 * o],
+          () => k.batchNormGrad(px, pdy, pg, pm, pi, rows, cols, pdx, pdg, pdb, s));
       }
-      // Per range of columns: 3 scratch values per column, so ranges get disjoint scratch.
-      byColumns(n, cols, 'batchNormGradStrided', k.batchNormGradStrided,
-        (o, width) => [px + o, pdy + o, pg + o, pm + o, pi + o, rows, width, cols, pdx + o, pdg + o, pdb + o, s + 3 * o],
-        () => k.batchNormGrad(px, pdy, pg, pm, pi, rows, cols, pdx, pdg, pdb, s));
       call.finish();
     },
 
